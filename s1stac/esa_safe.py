@@ -165,6 +165,13 @@ def _optional_int(root: Element, path: str, source: str) -> int | None:
     return _convert(found.text, int, path, source)
 
 
+def _optional_time(root: Element, path: str, source: str) -> np.datetime64 | None:
+    found = root.find(path, MANIFEST_NAMESPACES)
+    if found is None or not (found.text or "").strip():
+        return None
+    return _time(found.text, path, source)
+
+
 def _footprint(root: Element, source: str) -> shapely.Polygon:
     text = _manifest_value(root, ".//safe:footPrint/gml:coordinates", source)
     try:
@@ -303,6 +310,7 @@ def parse_manifest(
         facility=facility.get("name", ""),
         processing_time=_time(processing.get("stop"), "processing/@stop", source),
         product_unique_id=product_name[-4:],
+        ascending_node_time=_optional_time(root, ".//s1:orbitProperties/s1:ascendingNodeTime", source),
     )
 
 

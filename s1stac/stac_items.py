@@ -287,6 +287,8 @@ def grd_item(product: Product) -> pystac.Item:
         "processing:software": {"Sentinel-1 IPF": manifest.ipf_version},
         "processing:datetime": datetime_to_str(_utc(manifest.processing_time)),
     }
+    if manifest.ascending_node_time is not None:
+        properties["sat:anx_datetime"] = datetime_to_str(_utc(manifest.ascending_node_time))
     if annotation is not None:
         properties["view:incidence_angle"] = float(annotation.incidence_angle_mid_swath)
     properties |= {

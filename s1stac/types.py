@@ -74,6 +74,8 @@ class ManifestInfo:
     """Stop time of the processing (distinguishes reprocessings of one acquisition)."""
     product_unique_id: str
     """Last four characters of the product name (e.g. ``CEAB``)."""
+    ascending_node_time: np.datetime64 | None = None
+    """Time of the last ascending node crossing before the acquisition (``s1:ascendingNodeTime``)."""
 
 
 @dataclass(frozen=True)

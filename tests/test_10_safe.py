@@ -625,3 +625,15 @@ def test_open_from_manifest_path_and_copy(
     assert open_product(copy).annotation("VH").polarisation is Polarisation.VH
     with pytest.raises(ParameterError, match="calibration kind 'sigma'"):
         open_product(real_products["5371"]).calibration_lut("VV", "sigma", 0, 0)  # type: ignore[arg-type]
+
+
+def test_ascending_node_time_read_from_manifest(real_products: dict[str, Path]) -> None:
+    # values read by hand from the manifests (s1:ascendingNodeTime)
+    expected = {
+        "CEAB": "2015-02-22T16:54:07.266587",
+        "FEC3": "2015-02-03T03:52:25.094154",
+        "5371": "2021-12-23T04:33:35.556206",
+    }
+    for key, text in expected.items():
+        manifest = open_product(real_products[key]).manifest
+        assert manifest.ascending_node_time == np.datetime64(text)
