@@ -310,7 +310,9 @@ def parse_manifest(
         facility=facility.get("name", ""),
         processing_time=_time(processing.get("stop"), "processing/@stop", source),
         product_unique_id=product_name[-4:],
-        ascending_node_time=_optional_time(root, ".//s1:orbitProperties/s1:ascendingNodeTime", source),
+        ascending_node_time=_optional_time(
+            root, ".//s1:orbitProperties/s1:ascendingNodeTime", source
+        ),
     )
 
 

@@ -75,7 +75,7 @@ class ManifestInfo:
     product_unique_id: str
     """Last four characters of the product name (e.g. ``CEAB``)."""
     ascending_node_time: np.datetime64 | None = None
-    """Time of the last ascending node crossing before the acquisition (``s1:ascendingNodeTime``)."""
+    """Last ascending node crossing before the acquisition (``s1:ascendingNodeTime``)."""
 
 
 @dataclass(frozen=True)

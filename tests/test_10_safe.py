@@ -627,7 +627,7 @@ def test_open_from_manifest_path_and_copy(
         open_product(real_products["5371"]).calibration_lut("VV", "sigma", 0, 0)  # type: ignore[arg-type]
 
 
-def test_ascending_node_time_read_from_manifest(real_products: dict[str, Path]) -> None:
+def test_ascending_node_time_read_from_manifest(real_products: dict[str, pathlib.Path]) -> None:
     # values read by hand from the manifests (s1:ascendingNodeTime)
     expected = {
         "CEAB": "2015-02-22T16:54:07.266587",
