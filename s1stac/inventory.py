@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from s1stac import refinement as _refinement
 from s1stac.aoi import AoiLike, read_aoi
+from s1stac.catalog import StaticCatalog
 from s1stac.errors import AoiError, ParameterError, ProductError
 from s1stac.refinement import (
     Acquisition,
@@ -103,7 +104,10 @@ class InventoryResult:
 
     def summary(self) -> str:
         """Describe the result in a few lines: items, keys, acquisitions, coverage, removals."""
-        lines = [f"{len(self.gdf)} product(s) registered in collection {GRD_COLLECTION}"]
+        lines = [
+            f"{len(self.gdf)} product(s) found, {len(self.items)} registered in collection "
+            f"{GRD_COLLECTION} (one per acquisition slice, newest processing)"
+        ]
         if self.refined is not None:
             for key, acquisitions in self.refined.acquisitions.items():
                 cover = self.refined.coverage[key]
@@ -371,8 +375,6 @@ def inventory(
     ProductError, CatalogError, ParameterError
         For unreadable products, catalogs and invalid options.
     """
-    from s1stac.catalog import StaticCatalog
-
     paths = list(paths or [])
     if not paths and not stac_url:
         raise ParameterError("give product paths, or stac_url and collection to search")
@@ -396,9 +398,12 @@ def inventory(
         items = touching
     if not items:
         raise ParameterError(f"no product between start={start} and end={end}: widen the dates")
-    written = StaticCatalog(catalog).add_items(GRD_COLLECTION, items)
+    store = StaticCatalog(catalog)
     gdf = items_to_geodataframe(items)
-    gdf["href"] = gdf["id"].map({path.stem: str(path) for path in written})
+    items = _register_newest(store, items)
+    written = store.add_items(GRD_COLLECTION, items)
+    hrefs = {path.stem: str(path) for path in written}
+    gdf["href"] = [hrefs.get(item_id) for item_id in gdf["id"]]
     refined = _refinement.refine(gdf, area) if refine else None
     if refined is not None:
         acquisitions = sorted(
@@ -412,6 +417,22 @@ def inventory(
 
         png = plot_inventory(drop_duplicates(gdf), area, plot)
     return InventoryResult(gdf, refined, tuple(acquisitions), tuple(items), area, png)
+
+
+def _register_newest(store: StaticCatalog, items: list[pystac.Item]) -> list[pystac.Item]:
+    """Keep only the newest processing of each acquisition, in the catalog too.
+
+    Reprocessed duplicates among ``items`` are not registered; an older processing already in
+    the catalog is unlisted when a newer one arrives (one item per acquisition).
+    """
+    new_ids = {item.id for item in items}
+    registered = [i for i in store.items(GRD_COLLECTION) if i.id not in new_ids]
+    dropped = _refinement.find_duplicates(items_to_geodataframe([*items, *registered]))
+    for old_id, kept_id in dropped.items():
+        log.info("%s not registered: %s is a newer processing of it", old_id, kept_id)
+        if old_id not in new_ids:
+            store.remove_item(GRD_COLLECTION, old_id, delete_files=True)
+    return [item for item in items if item.id not in dropped]
 
 
 def item_overlaps(
