@@ -110,9 +110,12 @@ class GeolocationGrid:
 class CoordinateConversion:
     """Slant-range <-> ground-range polynomials (``coordinateConversionList``).
 
-    ``slant_range(gr) = sum(srgr[k, i] * (gr - gr0[k]) ** i)`` and
-    ``ground_range(sr) = sum(grsr[k, i] * (sr - sr0[k]) ** i)``, in metres, for each of the
-    ``k`` azimuth times; between azimuth times the results are interpolated linearly.
+    As ESA defines them (and the geolocation grids confirm): ``srgrCoefficients`` convert slant
+    to ground range, ``ground_range(R) = sum(srgr[k, i] * (R - sr0[k]) ** i)``, and
+    ``grsrCoefficients`` convert back, ``R(gr) = sum(grsr[k, i] * (gr - gr0[k]) ** i)``, in
+    metres, one record ``k`` per azimuth time.  Each record holds for the ellipsoid raised to
+    that record's height: :mod:`s1stac.geometry` uses the nearest record, not a linear
+    interpolation between records (which misses the geolocation grid by up to 1.5 px).
     """
 
     azimuth_time: TimeArray
