@@ -1,0 +1,1 @@
+"""Implementations of the registered processes, by theme (registered in ``registry.py``)."""
