@@ -116,9 +116,10 @@ def find_duplicates(gdf: gpd.GeoDataFrame) -> dict[str, str]:
     """Find reprocessed duplicates of one acquisition.
 
     Two items are processings of the same acquisition when platform, instrument mode, product
-    type, polarisation mode, absolute orbit and datatake id are equal and their start and stop
-    times differ by less than :data:`DUPLICATE_TOLERANCE_S` (a reprocessing shifts them by
-    fractions of a second, as the product name's first 63 characters that OST compares).
+    type, polarisation mode, absolute orbit, datatake id and slice number are equal and their
+    start and stop times differ by less than :data:`DUPLICATE_TOLERANCE_S` (a reprocessing
+    shifts them by fractions of a second, as the product name's first 63 characters that OST
+    compares).
 
     Returns
     -------
@@ -128,9 +129,11 @@ def find_duplicates(gdf: gpd.GeoDataFrame) -> dict[str, str]:
     """
     dropped: dict[str, str] = {}
     keys = ["platform", "instrument_mode", "product_type", "pol_key", "absolute_orbit"]
-    frame = gdf.assign(_dt=gdf["datatake_id"].fillna(-1))
+    # NOTE: consecutive slices of one datatake are never duplicates of each other, however
+    # close their times (short slices exist), so the slice number is part of the key.
+    frame = gdf.assign(_dt=gdf["datatake_id"].fillna(-1), _slice=gdf["slice_number"].fillna(-1))
     tolerance = pd.Timedelta(seconds=DUPLICATE_TOLERANCE_S)
-    for _, group in frame.groupby([*keys, "_dt"], dropna=False, sort=False):
+    for _, group in frame.groupby([*keys, "_dt", "_slice"], dropna=False, sort=False):
         if len(group) < 2:
             continue
         clusters: list[list[pd.Series]] = []

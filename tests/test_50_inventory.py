@@ -240,6 +240,15 @@ def test_catalog_holds_one_item_per_acquisition_slice(
     assert not (catalog / "sentinel-1-grd" / old).exists()
 
 
+def test_short_consecutive_slices_are_not_duplicates() -> None:
+    # slices shorter than the duplicate tolerance: times alone cannot tell them apart
+    items = [
+        make_item("S4", "2021-03-10T17:05:26.0", seconds=0.5, slice_number=4),
+        make_item("S5", "2021-03-10T17:05:26.5", seconds=0.5, slice_number=5),
+    ]
+    assert find_duplicates(items_to_geodataframe(items)) == {}
+
+
 def test_duplicates_without_processing_time_lose() -> None:
     items = [
         make_item("A", "2020-01-01T10:00:00", processed="2020-01-01T12:00:00Z"),
