@@ -1,7 +1,7 @@
 """Radiometric steps of the GRD to ARD chain on lazy ``xarray`` DataArrays.
 
-Thermal-noise removal, calibration, GRD border-noise removal, multi-looking, slice assembly
-and the dB conversion, following the Open SAR Toolkit semantics described in ``OST_SPEC.md``
+Thermal-noise removal, calibration, GRD border-noise removal, multi-looking and slice
+assembly (the dB conversion is :func:`s1stac.timeseries.to_db`), following the Open SAR Toolkit semantics described in ``OST_SPEC.md``
 §2.2-§2.5 and §11 (OST ``ost/s1/grd_wrappers.py``, ESA SNAP ``ThermalNoiseRemoval``,
 ``Calibration``, ``Multilook`` and ``SliceAssembly`` operators).  The radiometric formulas are
 those of the Sentinel-1 product specification, ESA document S1-RS-MDA-52-7441
@@ -416,23 +416,3 @@ def slice_assembly(
         out = out.assign_coords(line=np.arange(n_out))
     log.debug("assembled %d slices into %d lines: %s", len(items), n_out, offsets)
     return out.rename(items[0].data.name).assign_attrs(items[0].data.attrs), tuple(offsets)
-
-
-def to_db(x: xr.DataArray) -> xr.DataArray:
-    """Linear power to decibels as OST (``OST_SPEC.md`` §11).
-
-    ``10 log10(x)`` with negative values set to 1e-7 (-70 dB) and the rest clipped at 1e-13
-    (0, OST's no-data, becomes -130 dB); NaN stays NaN.
-    """
-    x = x.where((x >= 0) | x.isnull(), 1e-7).clip(min=1e-13)
-    out: xr.DataArray = 10 * xr.apply_ufunc(np.log10, x, dask="allowed")
-    return out.assign_attrs({**x.attrs, "units": "dB"})
-
-
-def from_db(x: xr.DataArray) -> xr.DataArray:
-    """Decibels to linear power: ``10 ** (x / 10)`` (units ``m2 m-2`` if ``x`` is in dB)."""
-    attrs = {k: v for k, v in x.attrs.items() if k != "units"}
-    if x.attrs.get("units") == "dB":
-        attrs["units"] = "m2 m-2"
-    out: xr.DataArray = 10 ** (x / 10)
-    return out.assign_attrs(attrs)

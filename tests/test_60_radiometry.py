@@ -71,19 +71,6 @@ def test_calibrate_hand_numbers() -> None:
         radiometry.calibrate(intensity, lut, kind="dn")
 
 
-# --- dB ----------------------------------------------------------------------------------
-
-
-def test_db_ost_formula() -> None:
-    x = image(np.array([[1.0, 10.0, 0.01, 0.0, -1.0, np.nan]])).assign_attrs(units="m2 m-2")
-    db = radiometry.to_db(x)
-    np.testing.assert_allclose(db.values, [[0.0, 10.0, -20.0, -130.0, -70.0, np.nan]])
-    assert db.attrs["units"] == "dB"
-    back = radiometry.from_db(db)
-    np.testing.assert_allclose(back.values[0, :3], [1.0, 10.0, 0.01])
-    assert back.attrs["units"] == "m2 m-2"
-
-
 # --- multilook ---------------------------------------------------------------------------
 
 
