@@ -1,0 +1,229 @@
+"""The ``s1stac`` command line: one thin command per stage, each calling one library function."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import pathlib
+from typing import Annotated
+
+import typer
+
+from s1stac import __version__
+from s1stac.errors import S1StacError
+
+app = typer.Typer(
+    name="s1stac",
+    help="Sentinel-1 GRD time series and timescans on xarray/dask, registered in STAC.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+log = logging.getLogger("s1stac")
+
+CatalogOption = Annotated[
+    pathlib.Path,
+    typer.Option("--catalog", "-c", help="Root folder of the static STAC catalog."),
+]
+
+
+def _fail(error: Exception) -> typer.Exit:
+    """Print an s1stac error as one clear line and return the exit to raise."""
+    typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code=2)
+
+
+@app.callback()
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Warnings and errors only.")] = False,
+) -> None:
+    """Sentinel-1 GRD time series and timescans on xarray/dask, registered in STAC."""
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not verbose:
+        for noisy in ("rasterio", "numba", "fiona", "pyogrio", "matplotlib", "PIL"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@app.command()
+def version() -> None:
+    """Print the version of s1stac."""
+    typer.echo(__version__)
+
+
+@app.command()
+def inventory(
+    paths: Annotated[
+        list[pathlib.Path] | None,
+        typer.Argument(help="SAFE folders, zips, or folders to search for them."),
+    ] = None,
+    catalog: CatalogOption = pathlib.Path("catalog"),
+    aoi: Annotated[
+        str | None,
+        typer.Option(
+            help="Area of interest: WKT, GeoJSON, 'minx,miny,maxx,maxy' or a vector file."
+        ),
+    ] = None,
+    stac_url: Annotated[
+        str | None, typer.Option(help="STAC API (or static catalog) to search instead of PATHs.")
+    ] = None,
+    collection: Annotated[
+        str | None, typer.Option(help="Collection id to search at --stac-url.")
+    ] = None,
+    start: Annotated[
+        dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="First day (STAC search).")
+    ] = None,
+    end: Annotated[
+        dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Last day (STAC search).")
+    ] = None,
+    plot: Annotated[
+        pathlib.Path | None, typer.Option(help="Write a PNG map of the footprints and the AOI.")
+    ] = None,
+    refine: Annotated[
+        bool, typer.Option(help="Apply the search refinement (duplicates, coverage, tracks).")
+    ] = True,
+) -> None:
+    """Register Sentinel-1 GRD products as STAC items and group them by track and acquisition."""
+    from s1stac.inventory import inventory as run_inventory
+
+    if not paths and not stac_url:
+        raise _fail(ValueError("give product PATHs or --stac-url URL --collection ID"))
+    try:
+        result = run_inventory(
+            [str(p) for p in paths or []],
+            catalog=catalog,
+            aoi=aoi,
+            stac_url=stac_url,
+            collection=collection,
+            start=start,
+            end=end,
+            refine=refine,
+            plot=plot,
+        )
+    except S1StacError as error:
+        raise _fail(error) from error
+    typer.echo(result.summary())
+
+
+@app.command()
+def simulate(
+    out_dir: Annotated[pathlib.Path, typer.Argument(help="Folder to write the products into.")],
+    dates: Annotated[int, typer.Option(help="Acquisitions per track (12-day repeat).")] = 4,
+    start: Annotated[
+        dt.datetime, typer.Option(formats=["%Y-%m-%d"], help="Date of the first acquisition.")
+    ] = dt.datetime(2021, 3, 1),
+    tracks: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated DIRECTION:RELATIVE_ORBIT, e.g. ASCENDING:117; "
+            "'auto': one ascending and one descending track that see the scene."
+        ),
+    ] = "auto",
+    slices: Annotated[int, typer.Option(help="Consecutive slices per acquisition (1 or 2).")] = 1,
+    size: Annotated[
+        str, typer.Option(help="'small' (seconds) or 'full' (IW GRDH size).")
+    ] = "small",
+    dem: Annotated[
+        pathlib.Path | None, typer.Option(help="DEM GeoTIFF to simulate over (default: generated).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    zip_products: Annotated[
+        bool, typer.Option("--zip", help="Write zips instead of SAFE.")
+    ] = False,
+) -> None:
+    """Write simulated Sentinel-1 IW GRDH products and their ground truth."""
+    from s1stac.simulate import parse_tracks
+    from s1stac.simulate import simulate as run_simulate
+
+    try:
+        result = run_simulate(
+            out_dir,
+            dates=dates,
+            start=start,
+            tracks=parse_tracks(tracks),
+            slices=slices,
+            size=size,
+            dem=dem,
+            seed=seed,
+            zip=zip_products,
+        )
+    except S1StacError as error:
+        raise _fail(error) from error
+    for path in result.products:
+        typer.echo(str(path))
+
+
+@app.command()
+def validate(
+    catalog: CatalogOption = pathlib.Path("catalog"),
+    schemas: Annotated[
+        pathlib.Path | None,
+        typer.Option(help="Offline mirror of the STAC schemas (default: $S1STAC_STAC_SCHEMAS)."),
+    ] = None,
+) -> None:
+    """Validate the catalog, its collections and items against the STAC schemas, offline."""
+    from s1stac.catalog import StaticCatalog
+
+    try:
+        count = StaticCatalog(catalog).validate(schemas_dir=schemas)
+    except S1StacError as error:
+        raise _fail(error) from error
+    typer.echo(f"{catalog}: {count} STAC objects valid")
+
+
+@app.command()
+def demo(
+    workdir: Annotated[
+        pathlib.Path, typer.Option(help="Folder for the simulated products and outputs.")
+    ] = pathlib.Path("demo"),
+    catalog: CatalogOption = pathlib.Path("catalog"),
+) -> None:
+    """Run the whole chain on simulated scenes, ending in the STAC catalog."""
+    from s1stac.pipeline import run_demo
+
+    try:
+        result = run_demo(workdir, catalog=catalog)
+    except S1StacError as error:
+        raise _fail(error) from error
+    typer.echo(result.summary())
+
+
+@app.command()
+def run(
+    graph: Annotated[pathlib.Path, typer.Argument(help="openEO process graph (JSON file).")],
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="NAME=VALUE for a graph parameter (VALUE as JSON)."),
+    ] = None,
+    catalog: CatalogOption = pathlib.Path("catalog"),
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Dask scheduler: 'threads' (default), 'processes', 'synchronous' or the "
+            "address of a distributed scheduler (tcp://host:8786)."
+        ),
+    ] = None,
+) -> None:
+    """Evaluate an openEO process graph over the catalog; outputs are registered in it."""
+    from s1stac.openeo import parse_parameter, run_graph
+
+    try:
+        parameters = dict(parse_parameter(text) for text in param or [])
+        result = run_graph(graph, catalog=catalog, parameters=parameters, scheduler=scheduler)
+    except S1StacError as error:
+        raise _fail(error) from error
+    for item in result.items:
+        typer.echo(f"{item.get('collection')}/{item['id']}")
+
+
+@app.command()
+def processes() -> None:
+    """List the openEO processes the engine implements (id, namespace, summary)."""
+    from s1stac.openeo import list_processes
+
+    for spec in list_processes():
+        namespace = spec.get("namespace", "")
+        label = f"{namespace}:{spec['id']}" if namespace else spec["id"]
+        typer.echo(f"{label:<34} {spec.get('summary', '')}")

@@ -1,0 +1,100 @@
+"""The ``s1stac`` command line, run through typer's CliRunner on real commands and data."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+import pytest
+from typer.testing import CliRunner
+
+from s1stac.catalog import StaticCatalog
+from s1stac.cli import app
+
+runner = CliRunner()
+
+COMMANDS = ["inventory", "simulate", "validate", "demo", "run", "processes", "version"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command: str) -> None:
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_inventory_real_products(
+    grd_dir: pathlib.Path, schemas_dir: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    catalog = tmp_path / "catalog"
+    png = tmp_path / "map.png"
+    result = runner.invoke(
+        app, ["inventory", str(grd_dir), "--catalog", str(catalog), "--plot", str(png)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "ASCENDING_VVVH" in result.output and "DESCENDING_VVVH" in result.output
+    ids = StaticCatalog(catalog).item_ids("sentinel-1-grd")
+    # six products, one an older processing of another: five items
+    assert len(ids) == 5 and not any(i.endswith("FEC3") for i in ids)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    result = runner.invoke(
+        app, ["validate", "--catalog", str(catalog), "--schemas", str(schemas_dir)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "11 STAC objects valid" in result.output  # catalog + 5 collections + 5 items
+
+
+def test_inventory_bad_aoi_is_one_clear_line(grd_dir: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    bad = tmp_path / "aoi.geojson"
+    bad.write_text("{not json")
+    result = runner.invoke(
+        app, ["inventory", str(grd_dir), "--catalog", str(tmp_path / "c"), "--aoi", str(bad)]
+    )
+    assert result.exit_code == 2
+    assert "aoi.geojson" in result.output and "Traceback" not in result.output
+    far = "POLYGON((-60 -10,-59 -10,-59 -9,-60 -9,-60 -10))"
+    result = runner.invoke(
+        app, ["inventory", str(grd_dir), "--catalog", str(tmp_path / "c"), "--aoi", far]
+    )
+    assert result.exit_code == 2
+    assert "touches none" in result.output
+
+
+def test_inventory_without_input_fails_cleanly(tmp_path: pathlib.Path) -> None:
+    result = runner.invoke(app, ["inventory", "--catalog", str(tmp_path / "c")])
+    assert result.exit_code == 2
+    assert "PATH" in result.output
+
+
+def test_validate_reports_a_broken_catalog(
+    schemas_dir: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    catalog = tmp_path / "catalog"
+    StaticCatalog(catalog)
+    collection = catalog / "s1-ard" / "collection.json"
+    data = json.loads(collection.read_text())
+    del data["license"]
+    collection.write_text(json.dumps(data))
+    result = runner.invoke(
+        app, ["validate", "--catalog", str(catalog), "--schemas", str(schemas_dir)]
+    )
+    assert result.exit_code == 2
+    assert "s1-ard" in result.output
+
+
+def test_demo_ends_in_a_valid_catalog(
+    schemas_dir: pathlib.Path, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("S1STAC_STAC_SCHEMAS", str(schemas_dir))
+    catalog = tmp_path / "catalog"
+    args = ["demo", "--workdir", str(tmp_path / "demo"), "--catalog", str(catalog)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    ids = StaticCatalog(catalog).item_ids("sentinel-1-grd")
+    # two tracks x 3 dates x 2 slices, all registered
+    assert len(ids) == 12
+    assert "STAC objects valid" in result.output
+    # a re-run reuses the products and leaves the same catalog
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert sorted(StaticCatalog(catalog).item_ids("sentinel-1-grd")) == sorted(ids)
