@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import logging
 import pathlib
+import sys
 from typing import Annotated
 
 import typer
@@ -21,6 +23,12 @@ app = typer.Typer(
 )
 
 log = logging.getLogger("s1stac")
+
+user_app = typer.Typer(
+    help="Users of `s1stac serve` (HTTP Basic login, then bearer tokens).",
+    no_args_is_help=True,
+)
+app.add_typer(user_app, name="user")
 
 CatalogOption = Annotated[
     pathlib.Path,
@@ -227,3 +235,68 @@ def processes() -> None:
         namespace = spec.get("namespace", "")
         label = f"{namespace}:{spec['id']}" if namespace else spec["id"]
         typer.echo(f"{label:<34} {spec.get('summary', '')}")
+
+
+StateDirOption = Annotated[
+    pathlib.Path | None,
+    typer.Option(help="Server state folder (users, jobs); default <catalog>/.s1stac."),
+]
+
+
+@app.command()
+def serve(
+    catalog: CatalogOption = pathlib.Path("catalog"),
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (127.0.0.1: this machine only).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Batch jobs run at the same time.")] = 2,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Dask scheduler: threads, synchronous, processes or tcp://host:8786."),
+    ] = None,
+    state_dir: StateDirOption = None,
+    token_ttl: Annotated[
+        float, typer.Option("--token-ttl", help="Lifetime of login tokens, seconds.")
+    ] = 86400.0,
+) -> None:
+    """Serve the catalog: openEO API 1.2 (/openeo/1.2), STAC API (/stac), HTML pages (/browse)."""
+    from s1stac.api import serve as serve_api
+
+    try:
+        serve_api(
+            catalog,
+            host=host,
+            port=port,
+            workers=workers,
+            scheduler=scheduler,
+            state_dir=state_dir,
+            token_ttl=token_ttl,
+        )
+    except S1StacError as error:
+        raise _fail(error) from error
+
+
+@user_app.command("add")
+def user_add(
+    name: Annotated[str, typer.Argument(help="User name (letters, digits, _ . @ -).")],
+    catalog: CatalogOption = pathlib.Path("catalog"),
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Set a new password for an existing user.")
+    ] = False,
+    state_dir: StateDirOption = None,
+) -> None:
+    """Add a user; the password is read from standard input (asked twice on a terminal)."""
+    from s1stac.api import add_user
+
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"password for {name}: ")
+        if getpass.getpass("repeat: ") != password:
+            raise _fail(ValueError("the two passwords differ"))
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        path = add_user(catalog, name, password, state_dir=state_dir, replace=replace)
+    except S1StacError as error:
+        raise _fail(error) from error
+    typer.echo(f"user {name} stored in {path}")

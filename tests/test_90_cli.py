@@ -13,7 +13,16 @@ from s1stac.cli import app
 
 runner = CliRunner()
 
-COMMANDS = ["inventory", "simulate", "validate", "demo", "run", "processes", "version"]
+COMMANDS = [
+    "inventory",
+    "simulate",
+    "validate",
+    "demo",
+    "run",
+    "processes",
+    "serve",
+    "version",
+]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -98,3 +107,19 @@ def test_demo_ends_in_a_valid_catalog(
     again = runner.invoke(app, args)
     assert again.exit_code == 0, again.output
     assert sorted(StaticCatalog(catalog).item_ids("sentinel-1-grd")) == sorted(ids)
+
+
+def test_user_add_reads_the_password_from_stdin(tmp_path: pathlib.Path) -> None:
+    from s1stac.api import list_users
+
+    catalog = tmp_path / "catalog"
+    StaticCatalog(catalog)
+    result = runner.invoke(
+        app, ["user", "add", "alice", "--catalog", str(catalog)], input="correct horse\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert list_users(catalog) == ["alice"]
+    again = runner.invoke(
+        app, ["user", "add", "alice", "--catalog", str(catalog)], input="battery staple\n"
+    )
+    assert again.exit_code == 2  # exists: --replace is needed
