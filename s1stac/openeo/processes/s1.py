@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import xarray as xr
 
-from s1stac import timescan as _timescan
+from s1stac.timescan import timescan as _run_timescan
 from s1stac import timeseries as _timeseries
 
 from ..context import BANDS, T, require_cube, require_dimension
@@ -107,7 +107,7 @@ def timescan(
     """
     cube = require_cube(data)
     require_dimension(cube, dimension)
-    result = _timescan.timescan(
+    result = _run_timescan(
         cube,
         list(metrics),
         to_power=to_power,
