@@ -16,8 +16,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import xarray as xr
 
-from s1stac.timescan import timescan as _run_timescan
 from s1stac import timeseries as _timeseries
+from s1stac.timescan import timescan as _run_timescan
 
 from ..context import BANDS, T, require_cube, require_dimension
 
