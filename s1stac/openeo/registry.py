@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from .extents import parse_spatial_extent, parse_temporal_extent
-from .processes import arrays, cubes, load, math, s1, save
+from .processes import arrays, cubes, load, math, mosaicking, s1, save
 
 __all__ = ["NAMESPACES", "PROCESSES", "ProcessEntry", "list_processes"]
 
@@ -128,6 +128,7 @@ _S1STAC: Final[dict[str, Callable[..., Any]]] = {
     "rescale_to_float": s1.rescale_to_float,
     "multitemporal_speckle_filter": s1.multitemporal_speckle_filter,
     "timescan": s1.timescan,
+    "mosaic": mosaicking.mosaic,
 }
 
 _WITH_CONTEXT: Final = frozenset({"load_collection", "load_stac", "save_result"})

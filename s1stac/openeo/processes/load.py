@@ -8,7 +8,8 @@ the items' grids cropped to the pixels that intersect the spatial extent, so odc
 pixels without resampling; otherwise odc-stac reprojects onto the grid of the first item
 (nearest neighbour) and a warning is logged.  Values are float (float32 unless an asset is
 float64) with NaN where an asset's ``nodata`` value was; scale and offset are not applied
-(openEO).
+(openEO).  Cubes on geographic grids (EPSG:4326, which odc-stac loads with dimensions
+``latitude`` / ``longitude``) get the dimensions ``y`` / ``x`` like every other cube.
 
 References
 ----------
@@ -41,7 +42,7 @@ from pystac.utils import str_to_datetime
 
 from s1stac.catalog import COLLECTIONS, StaticCatalog
 
-from ..context import BANDS, DIMS, Callback, ProcessContext, SourceItem, T
+from ..context import BANDS, DIMS, Callback, ProcessContext, SourceItem, T, X, Y
 from ..errors import CollectionNotFound, NoDataAvailable, ProcessParameterInvalid
 from ..extents import parse_spatial_extent, parse_temporal_extent
 
@@ -51,6 +52,9 @@ LOGGER = logging.getLogger(__name__)
 
 CHUNK = 2048
 """Spatial chunk size (pixels) of loaded cubes; one chunk per date."""
+
+_GEOGRAPHIC_DIMS = {"latitude": Y, "longitude": X}
+"""odc-stac's dimension names on geographic grids -> the cube's spatial dimensions."""
 
 _GRID_TOLERANCE = 1e-6
 """Largest origin misalignment (pixels) still treated as the same grid."""
@@ -295,5 +299,7 @@ def _odc_load(
             layer = layer.astype(np.float32)
         layers.append(layer.drop_attrs(deep=False))
     cube = xr.concat(layers, dim=xr.Variable(BANDS, bands)).rename({"time": T})
+    # odc-stac names the axes of geographic grids latitude / longitude: the cube's are y / x
+    cube = cube.rename({k: v for k, v in _GEOGRAPHIC_DIMS.items() if k in cube.dims})
     cube.name = "data"
     return cube.transpose(*DIMS)
