@@ -18,7 +18,8 @@ import pathlib
 import sys
 
 import s1stac
-from s1stac import ard, pipeline
+from s1stac import pipeline
+from s1stac.ard_products import ard_products
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 workdir = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "s1stac-example")
@@ -49,10 +50,15 @@ print(found.summary())
 # Terrain-flattened gamma0 on the aligned grid, one ``s1-ard`` item per acquisition.
 
 # %%
-ard_products = getattr(ard, "ard_products", None)
-if ard_products is None:
-    sys.exit("this s1stac has no ARD writer (s1stac.ard.ard_products): stopping after step 2")
-ard_products(catalog)
+# The DEM of the simulated scenes (ellipsoidal heights); with real data give a DEM file.
+ard_products(
+    catalog,
+    dem=products_dir / "truth" / "dem.tif",
+    product_type="RTC-gamma0",
+    resolution=20,
+    ls_mask=True,
+    progress=True,
+)
 
 # %% [markdown]
 # ## 4. Time series (OST ``ards_to_timeseries``)

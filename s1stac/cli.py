@@ -116,6 +116,71 @@ def inventory(
 
 
 @app.command()
+def ard(
+    products: Annotated[
+        list[str],
+        typer.Argument(
+            help="GRD item ids of the catalog, or SAFE folders / zips (inventoried first).",
+            show_default=False,
+        ),
+    ],
+    catalog: CatalogOption = pathlib.Path("catalog"),
+    product_type: Annotated[
+        str,
+        typer.Option(
+            "--product-type", help="GTC-sigma0, GTC-gamma0 or RTC-gamma0 (terrain flattened)."
+        ),
+    ] = "RTC-gamma0",
+    resolution: Annotated[
+        float, typer.Option("--resolution", help="Output pixel spacing in metres.")
+    ] = 20.0,
+    dem: Annotated[
+        pathlib.Path | None,
+        typer.Option("--dem", help="DEM GeoTIFF covering the scenes (required)."),
+    ] = None,
+    crs: Annotated[
+        str, typer.Option("--crs", help="Output CRS: EPSG:4326, EPSG:CODE (metres) or AUTO:42001.")
+    ] = "EPSG:4326",
+    speckle_filter: Annotated[
+        str | None,
+        typer.Option(
+            "--speckle-filter", help="Single-date speckle filter: boxcar, lee, refined_lee."
+        ),
+    ] = None,
+    ls_mask: Annotated[
+        bool, typer.Option("--ls-mask", help="Also write the layover/shadow mask (asset ls_mask).")
+    ] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Redo acquisitions already in s1-ard.")
+    ] = False,
+) -> None:
+    """Compute the ARD of GRD products into the s1-ard collection (one item per acquisition)."""
+    from s1stac.ard_products import ard_products
+    from s1stac.inventory import inventory as run_inventory
+
+    paths = [p for p in products if pathlib.Path(p).exists()]
+    try:
+        if paths:
+            run_inventory(paths, catalog=catalog, refine=False)
+        items = ard_products(
+            catalog,
+            product_type=product_type,  # type: ignore[arg-type] # checked by ArdOptions
+            resolution=resolution,
+            dem=dem,
+            crs=crs,
+            speckle_filter=speckle_filter,  # type: ignore[arg-type]
+            ls_mask=ls_mask,
+            items=products,
+            overwrite=overwrite,
+            progress=True,
+        )
+    except S1StacError as error:
+        raise _fail(error) from error
+    for item in items:
+        typer.echo(f"{item.id}: {item.get_self_href()}")
+
+
+@app.command()
 def simulate(
     out_dir: Annotated[pathlib.Path, typer.Argument(help="Folder to write the products into.")],
     dates: Annotated[int, typer.Option(help="Acquisitions per track (12-day repeat).")] = 4,

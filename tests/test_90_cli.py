@@ -15,6 +15,7 @@ runner = CliRunner()
 
 COMMANDS = [
     "inventory",
+    "ard",
     "simulate",
     "validate",
     "demo",
@@ -123,3 +124,21 @@ def test_user_add_reads_the_password_from_stdin(tmp_path: pathlib.Path) -> None:
         app, ["user", "add", "alice", "--catalog", str(catalog)], input="battery staple\n"
     )
     assert again.exit_code == 2  # exists: --replace is needed
+
+
+def test_ard_command_on_simulated_slices(tmp_path: pathlib.Path) -> None:
+    from s1stac.simulate import simulate
+
+    sim = simulate(tmp_path / "products", dates=1, slices=2, tracks=None, seed=3)
+    catalog = tmp_path / "catalog"
+    slices = [str(p) for p in sim.products[:2]]  # the two slices of the first acquisition
+    missing = runner.invoke(app, ["ard", *slices, "--catalog", str(catalog)])
+    assert missing.exit_code == 2 and "--dem" in missing.output
+    args = ["ard", *slices, "--catalog", str(catalog), "--dem", str(sim.dem), "--ls-mask"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    (item,) = StaticCatalog(catalog).items("s1-ard")
+    assert {"vv", "vh", "ls_mask"} <= set(item.assets)
+    assert len([link for link in item.links if link.rel == "derived_from"]) == 2
+    bad = runner.invoke(app, [*args, "--resolution", "-1", "--overwrite"])
+    assert bad.exit_code == 2 and "resolution" in bad.output

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from .extents import parse_spatial_extent, parse_temporal_extent
-from .processes import arrays, cubes, load, math, mosaicking, s1, save
+from .processes import arrays, backscatter, cubes, load, math, mosaicking, s1, save
 
 __all__ = ["NAMESPACES", "PROCESSES", "ProcessEntry", "list_processes"]
 
@@ -65,6 +65,7 @@ _OPENEO: Final[dict[str, Callable[..., Any]]] = {
     # data cubes
     "load_collection": load.load_collection,
     "load_stac": load.load_stac,
+    "sar_backscatter": backscatter.sar_backscatter,
     "save_result": save.save_result,
     "reduce_dimension": cubes.reduce_dimension,
     "apply": cubes.apply,

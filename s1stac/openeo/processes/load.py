@@ -45,6 +45,7 @@ from s1stac.catalog import COLLECTIONS, StaticCatalog
 from ..context import BANDS, DIMS, Callback, ProcessContext, SourceItem, T, X, Y
 from ..errors import CollectionNotFound, NoDataAvailable, ProcessParameterInvalid
 from ..extents import parse_spatial_extent, parse_temporal_extent
+from .backscatter import GRD_COLLECTIONS, GrdSelection, grd_selection
 
 __all__ = ["check_load_collection", "check_load_stac", "load_collection", "load_stac"]
 
@@ -75,7 +76,10 @@ def _collection_file(catalog: StaticCatalog, collection_id: str) -> pathlib.Path
 def check_load_collection(arguments: Mapping[str, Any], catalog: StaticCatalog) -> None:
     """Check before execution that the collection exists and the extents are not empty."""
     if isinstance(arguments.get("id"), str):
-        _collection_file(catalog, arguments["id"])
+        collection = arguments["id"]
+        _collection_file(
+            catalog, GRD_COLLECTIONS[0] if collection in GRD_COLLECTIONS else collection
+        )
     check_load_stac(arguments, catalog)
 
 
@@ -95,8 +99,23 @@ def load_collection(
     properties: Mapping[str, Callback] | None = None,
     *,
     context: ProcessContext,
-) -> xr.DataArray:
-    """Load a collection of the static catalog as a lazy cube (t, bands, y, x)."""
+) -> xr.DataArray | GrdSelection:
+    """Load a collection of the static catalog as a lazy cube (t, bands, y, x).
+
+    GRD collections (radar geometry) give a :class:`GrdSelection` for ``sar_backscatter``.
+    """
+    if id in GRD_COLLECTIONS:
+        grd = GRD_COLLECTIONS[0]
+        _collection_file(context.catalog, grd)
+        items, geometry = _select(
+            list(context.catalog.items(grd)),
+            f"collection {id!r}",
+            spatial_extent,
+            temporal_extent,
+            properties,
+        )
+        context.add_sources(_source(item) for item in items)
+        return grd_selection(items, bands, geometry)
     _collection_file(context.catalog, id)
     items = list(context.catalog.items(id))
     return _load(
@@ -234,6 +253,25 @@ def _load(
     properties: Mapping[str, Callback] | None,
     context: ProcessContext,
 ) -> xr.DataArray:
+    items, geometry = _select(items, source, spatial_extent, temporal_extent, properties)
+    band_keys = _select_bands(items, bands, source)
+    cube = _odc_load(items, band_keys, geometry, source)
+    if geometry is not None and "west" not in (spatial_extent or {}):
+        # openEO: pixels outside the polygons of a GeoJSON extent are no-data
+        inside = rasterize(geometry, cube.odc.geobox, all_touched=True)
+        cube = cube.where(inside.data)
+    context.add_sources(_source(item) for item in items)
+    return cube
+
+
+def _select(
+    items: list[pystac.Item],
+    source: str,
+    spatial_extent: Mapping[str, Any] | None,
+    temporal_extent: Sequence[str | None] | None,
+    properties: Mapping[str, Callback] | None,
+) -> tuple[list[pystac.Item], Geometry | None]:
+    """Items in the temporal and spatial extents passing the property filters."""
     interval = parse_temporal_extent(temporal_extent, "temporal_extent")
     geometry = parse_spatial_extent(spatial_extent, "spatial_extent")
     if not items:
@@ -259,14 +297,7 @@ def _load(
                 f"no item of {source} passes the filter on property {name!r}",
                 parameter="properties",
             )
-    band_keys = _select_bands(items, bands, source)
-    cube = _odc_load(items, band_keys, geometry, source)
-    if geometry is not None and "west" not in (spatial_extent or {}):
-        # openEO: pixels outside the polygons of a GeoJSON extent are no-data
-        inside = rasterize(geometry, cube.odc.geobox, all_touched=True)
-        cube = cube.where(inside.data)
-    context.add_sources(_source(item) for item in items)
-    return cube
+    return items, geometry
 
 
 def _odc_load(

@@ -23,6 +23,7 @@ import pathlib
 import re
 import shutil
 from collections.abc import Mapping
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -46,9 +47,9 @@ LOGGER = logging.getLogger(__name__)
 
 FORMATS: Final = {"gtiff": "GTiff", "netcdf": "netCDF"}
 """Output formats by lower-case name (openEO format names are case-insensitive)."""
-OUTPUT_COLLECTIONS: Final = ("s1-timeseries", "s1-timescan", "s1-mosaic")
+OUTPUT_COLLECTIONS: Final = ("s1-ard", "s1-timeseries", "s1-timescan", "s1-mosaic")
 """Collections ``save_result`` may write to."""
-_LEVELS: Final = {"s1-timeseries": "L2", "s1-timescan": "L3", "s1-mosaic": "L3"}
+_LEVELS: Final = {"s1-ard": "L2", "s1-timeseries": "L2", "s1-timescan": "L3", "s1-mosaic": "L3"}
 _OPTIONS: Final = ("collection", "item_id")
 _INHERITED: Final = (
     "platform",
@@ -242,6 +243,8 @@ def save_result(
     opts = _options(options)
     _check_cube(cube, fmt)
     collection = opts.get("collection") or ("s1-timeseries" if T in cube.dims else "s1-timescan")
+    if collection == "s1-ard" and T in cube.dims:
+        return _save_ard(cube, fmt, opts, context)
     start, end = _time_range(cube, context.sources)
     item_id = opts.get("item_id") or (
         f"{collection}_{start:%Y%m%d}_{end:%Y%m%d}_{context.digest[:10]}"
@@ -321,4 +324,79 @@ def _item(
             pystac.Link("derived_from", source.href, pystac.MediaType.GEOJSON, source.item_id)
         )
     item.stac_extensions = extension_urls(item.to_dict(include_self_link=False), collection)
+    return item
+
+
+_ACQUISITION_SPAN: Final = dt.timedelta(minutes=30)
+"""Slices of one acquisition start within this time of its first slice (orbits take 99 min)."""
+_POLARISATIONS: Final = ("VV", "VH", "HH", "HV")
+
+
+def _save_ard(
+    cube: xr.DataArray, fmt: str, opts: Mapping[str, Any], context: ProcessContext
+) -> dict[str, Any]:
+    """``s1-ard``: one item per time label (acquisition), one asset per band.
+
+    The item of a date derives from the source items starting within 30 minutes after its
+    time label (the slices of that acquisition, as labelled by ``sar_backscatter``).
+    Returns a GeoJSON FeatureCollection of the items.
+    """
+    if fmt != "GTiff":
+        raise FormatUnsuitable("collection s1-ard is written as GTiff only", parameter="format")
+    features = []
+    for label in cube[T].values:
+        start = np.datetime64(label, "us").astype(dt.datetime).replace(tzinfo=dt.UTC)
+        sources = frozenset(
+            s for s in context.sources if start <= s.start < start + _ACQUISITION_SPAN
+        )
+        if not sources:
+            raise DataCubeEmpty(
+                f"no source item starts at time label {start:%Y-%m-%dT%H:%M:%S}: s1-ard needs "
+                "the cube of sar_backscatter",
+                parameter="data",
+            )
+        first = min(sources, key=lambda s: s.start)
+        mission = str(first.properties.get("platform", "sentinel-1x"))[-1:].upper()
+        orbit = first.properties.get("sat:relative_orbit", 0)
+        item_id = f"S1{mission}_{int(orbit):03d}_{start:%Y%m%dT%H%M%S}_{context.digest[:10]}"
+        if opts.get("item_id"):
+            item_id = f"{opts['item_id']}_{start:%Y%m%dT%H%M%S}"
+        layer = cube.sel({T: label}).drop_vars(T)
+        folder = context.catalog.item_path("s1-ard", item_id).parent
+        existed = folder.exists()
+        try:
+            assets = _write(layer, fmt, folder, item_id, context.scheduler)
+            item = _ard_item(layer, item_id, sources, cube.attrs, assets, context)
+            written = context.catalog.add_items("s1-ard", [item])
+        except BaseException:
+            if not existed:
+                shutil.rmtree(folder, ignore_errors=True)
+            raise
+        features.append(pystac.Item.from_file(str(written[0])).to_dict())
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _ard_item(
+    layer: xr.DataArray,
+    item_id: str,
+    sources: frozenset[SourceItem],
+    attrs: Mapping[str, Any],
+    assets: Mapping[str, pystac.Asset],
+    context: ProcessContext,
+) -> pystac.Item:
+    start = min(s.start for s in sources)
+    end = max(s.end for s in sources)
+    item = _item(layer, item_id, "s1-ard", (start, end), assets, replace(context, sources=sources))
+    item.properties.pop("sar:product_type", None)
+    if attrs.get("sar:product_type"):
+        item.properties["sar:product_type"] = str(attrs["sar:product_type"])
+    orbits = {s.properties.get("sat:absolute_orbit") for s in sources}
+    if len(orbits) == 1 and None not in orbits:
+        item.properties["sat:absolute_orbit"] = orbits.pop()
+    pols = [str(b) for b in layer[BANDS].values if str(b).upper() in _POLARISATIONS]
+    item.properties["sar:polarizations"] = [p.upper() for p in pols]
+    for key, asset in item.assets.items():
+        if key.upper() in _POLARISATIONS:
+            asset.extra_fields["sar:polarizations"] = [key.upper()]
+    item.stac_extensions = extension_urls(item.to_dict(include_self_link=False), "s1-ard")
     return item
