@@ -248,16 +248,28 @@ def validate(
 
 @app.command()
 def demo(
-    workdir: Annotated[
-        pathlib.Path, typer.Option(help="Folder for the simulated products and outputs.")
+    out: Annotated[
+        pathlib.Path,
+        typer.Option(
+            "--out",
+            "--workdir",
+            help="Folder of the run: simulated products, pictures and (by default) the catalog.",
+        ),
     ] = pathlib.Path("demo"),
-    catalog: CatalogOption = pathlib.Path("catalog"),
+    catalog: Annotated[
+        pathlib.Path | None,
+        typer.Option("--catalog", "-c", help="Static STAC catalog root (default: OUT/catalog)."),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Dask scheduler: threads (default), processes or tcp://host:8786."),
+    ] = None,
 ) -> None:
-    """Run the whole chain on simulated scenes, ending in the STAC catalog."""
+    """Run the whole chain on simulated scenes, ending in a STAC catalog."""
     from s1stac.pipeline import run_demo
 
     try:
-        result = run_demo(workdir, catalog=catalog)
+        result = run_demo(out, catalog=catalog or out / "catalog", scheduler=scheduler)
     except S1StacError as error:
         raise _fail(error) from error
     typer.echo(result.summary())

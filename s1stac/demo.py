@@ -59,21 +59,28 @@ class DemoResult:
         return "\n".join(lines)
 
 
-def _ard_stage(store: StaticCatalog, dem: pathlib.Path) -> None:
+def _ard_stage(store: StaticCatalog, dem: pathlib.Path, scheduler: str | None) -> None:
     """Run the ARD stage (RTC-gamma0, 20 m, with the layover/shadow mask) over the GRD items."""
     from s1stac.ard_products import ard_products
 
     ard_products(
-        store, dem=dem, resolution=20, product_type="RTC-gamma0", ls_mask=True, progress=True
+        store,
+        dem=dem,
+        resolution=20,
+        product_type="RTC-gamma0",
+        ls_mask=True,
+        progress=True,
+        scheduler=scheduler,
     )
 
 
 def run_demo(
     workdir: str | os.PathLike[str] = "demo",
     *,
-    catalog: str | os.PathLike[str] = "catalog",
+    catalog: str | os.PathLike[str] | None = None,
     dates: int = DEMO_DATES,
     seed: int = 0,
+    scheduler: str | None = None,
 ) -> DemoResult:
     """Run the chain on simulated scenes: simulate, inventory, ARD, time series, timescan, mosaic.
 
@@ -86,11 +93,14 @@ def run_demo(
     workdir
         Folder of the simulated products (``products/``) and the inventory map.
     catalog
-        Root of the static STAC catalog that receives every product.
+        Root of the static STAC catalog that receives every product (default
+        ``workdir/catalog``).
     dates
         Acquisitions per track.
     seed
         Seed of the simulation.
+    scheduler
+        Dask scheduler of the computing stages (``None``: local threads).
     """
     from s1stac.pipeline import (
         mosaic_products,
@@ -101,6 +111,7 @@ def run_demo(
     from s1stac.simulate import simulate
 
     workdir = pathlib.Path(workdir)
+    catalog = pathlib.Path(catalog) if catalog is not None else workdir / "catalog"
     products_dir = workdir / "products"
     existing = sorted(products_dir.glob("S1*.SAFE"))
     if existing and (products_dir / "truth" / "truth.json").is_file():
@@ -112,11 +123,12 @@ def run_demo(
     map_png = workdir / "inventory.png"
     result = inventory(list(products), catalog=catalog, plot=map_png)
     store = StaticCatalog(catalog)
-    _ard_stage(store, products_dir / "truth" / "dem.tif")
+    _ard_stage(store, products_dir / "truth" / "dem.tif", scheduler)
     pictures: list[pathlib.Path] = []
-    series = timeseries(store)
-    scans = timescan_products(store)
-    mosaics = mosaic_products(store) + mosaic_timeseries_products(store)
+    series = timeseries(store, scheduler=scheduler, progress=True)
+    scans = timescan_products(store, scheduler=scheduler, progress=True)
+    mosaics = mosaic_products(store, scheduler=scheduler, progress=True)
+    mosaics += mosaic_timeseries_products(store, scheduler=scheduler, progress=True)
     for item in [*series, *scans, *mosaics]:
         for asset in item.assets.values():
             path = pathlib.Path(asset.get_absolute_href() or asset.href)

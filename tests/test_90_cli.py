@@ -96,18 +96,25 @@ def test_demo_ends_in_a_valid_catalog(
     schemas_dir: pathlib.Path, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("S1STAC_STAC_SCHEMAS", str(schemas_dir))
-    catalog = tmp_path / "catalog"
-    args = ["demo", "--workdir", str(tmp_path / "demo"), "--catalog", str(catalog)]
+    out = tmp_path / "demo"
+    catalog = out / "catalog"  # the catalog of the run lives under --out
+    args = ["demo", "--out", str(out)]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    ids = StaticCatalog(catalog).item_ids("sentinel-1-grd")
-    # two tracks x 3 dates x 2 slices, all registered
+    store = StaticCatalog(catalog)
+    ids = store.item_ids("sentinel-1-grd")
+    # two tracks x 3 dates x 2 slices, all registered; one ARD item per acquisition
     assert len(ids) == 12
+    assert len(store.item_ids("s1-ard")) == 6
+    for level in ("s1-timeseries", "s1-timescan", "s1-mosaic"):
+        assert store.item_ids(level), level
     assert "STAC objects valid" in result.output
-    # a re-run reuses the products and leaves the same catalog
+    # a re-run reuses the products, skips complete ones and leaves the same catalog
+    before = {p: p.stat().st_mtime_ns for p in catalog.rglob("*.tif")}
     again = runner.invoke(app, args)
     assert again.exit_code == 0, again.output
     assert sorted(StaticCatalog(catalog).item_ids("sentinel-1-grd")) == sorted(ids)
+    assert {p: p.stat().st_mtime_ns for p in catalog.rglob("*.tif")} == before
 
 
 def test_user_add_reads_the_password_from_stdin(tmp_path: pathlib.Path) -> None:
