@@ -2,7 +2,8 @@
 
 The server runs in a child process (``s1stac.api.serve``) over a catalog of real COGs; values
 coming back (synchronous downloads, batch job results, odc-stac loads through the STAC API)
-are compared with numpy computed from the arrays written into the catalog.
+are compared with numpy computed from the arrays written into the catalog. ``sar_backscatter``
+runs on a simulated GRD product and is compared with the ARD that ``ard_products`` writes.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import signal
 import sqlite3
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import jsonschema
@@ -33,8 +35,12 @@ from _api_server import BANDS, BASE, UNION, USERS, ServerProcess, Stack, make_st
 from openeo.api.process import Parameter
 from openeo.rest import JobFailedException, OpenEoApiError
 
+from s1stac.api import add_user
+from s1stac.ard_products import ard_products
+from s1stac.inventory import inventory
 from s1stac.openeo import PROCESSES
 from s1stac.openeo.errors import OpenEOError
+from s1stac.simulate import parse_tracks, simulate
 
 QUIET = {"print": lambda *args, **kwargs: None, "max_poll_interval": 0.3}
 
@@ -180,23 +186,78 @@ def test_sync_download_netcdf_with_temporal_filter(
     np.testing.assert_allclose(written, expected, rtol=1e-7, equal_nan=True)
 
 
-def test_sar_backscatter_reduce_download(conn: openeo.Connection, tmp_path: pathlib.Path):
-    if "sar_backscatter" not in PROCESSES:
-        pytest.skip("sar_backscatter is not registered in the engine (s1stac.openeo.PROCESSES)")
-    spec = conn.describe_process("sar_backscatter")
-    coefficient = next(p for p in spec["parameters"] if p["name"] == "coefficient")
-    cube = (
-        conn.load_collection("SENTINEL1_GRD", bands=["VV"])
-        .sar_backscatter(coefficient=coefficient["default"])
-        .reduce_dimension("t", reducer="mean")
+@dataclass(frozen=True)
+class GrdScene:
+    """Two catalogs of one simulated GRD acquisition: one served, one for the reference ARD."""
+
+    served: pathlib.Path
+    reference: pathlib.Path
+    dem: pathlib.Path
+
+
+@pytest.fixture(scope="module")
+def grd_scene(tmp_path_factory: pytest.TempPathFactory) -> GrdScene:
+    folder = tmp_path_factory.mktemp("api_grd")
+    sim = simulate(
+        folder / "products",
+        dates=1,
+        slices=1,
+        tracks=parse_tracks("ASCENDING:117"),
+        polarisations=("VV",),
+        seed=95,
     )
+    assert len(sim.products) == 1
+    for name in ("served", "reference"):
+        inventory(sim.products, catalog=folder / name, refine=False)
+    for user, password in USERS.items():
+        add_user(folder / "served", user, password)
+    return GrdScene(folder / "served", folder / "reference", sim.dem)
+
+
+@pytest.fixture(scope="module")
+def grd_server(grd_scene: GrdScene) -> Iterator[ServerProcess]:
+    process = ServerProcess(grd_scene.served).start()
     try:
-        cube.download(tmp_path / "backscatter.tif")
-    except OpenEoApiError as error:  # the test catalog holds no GRD product
-        assert error.code == "NoDataAvailable", error
-    else:
-        with rasterio.open(tmp_path / "backscatter.tif") as dataset:
-            assert dataset.count >= 1
+        yield process
+    finally:
+        process.stop()
+
+
+def test_sar_backscatter_reduce_download(
+    grd_server: ServerProcess, grd_scene: GrdScene, tmp_path: pathlib.Path
+):
+    conn = openeo.connect(grd_server.url).authenticate_basic("alice", USERS["alice"])
+    target = tmp_path / "backscatter.tif"
+    (
+        conn.load_collection("SENTINEL1_GRD", bands=["VV"])
+        .sar_backscatter(
+            coefficient="gamma0-terrain",
+            elevation_model=str(grd_scene.dem),
+            options={"resolution": 20},
+        )
+        .reduce_dimension("t", reducer="mean")
+        .download(target)
+    )
+    # the same acquisition through the batch ARD writer, on an independent copy of the catalog
+    (item,) = ard_products(
+        grd_scene.reference, dem=grd_scene.dem, resolution=20, product_type="RTC-gamma0"
+    )
+    with rasterio.open(item.assets["vv"].get_absolute_href()) as src:
+        expected, expected_transform, expected_crs = src.read(1), src.transform, src.crs
+    with rasterio.open(target) as dataset:
+        assert dataset.count == 1 and dataset.dtypes[0] == "float32"
+        assert dataset.crs == expected_crs and dataset.crs.to_epsg() == 4326
+        assert dataset.transform.almost_equals(expected_transform, precision=1e-12)
+        written = dataset.read(1)
+    assert written.shape == expected.shape
+    np.testing.assert_array_equal(np.isnan(written), np.isnan(expected))
+    np.testing.assert_allclose(written, expected, rtol=1e-6, atol=0, equal_nan=True)
+    valid = np.isfinite(written)
+    assert valid.mean() > 0.3  # the swath is a tilted strip of the box, not all no-data
+    assert 0.01 < float(written[valid].mean()) < 1.0  # linear gamma0 of land and water
+    # the served catalog is not modified by users' results
+    ard = json.loads((grd_scene.served / "s1-ard" / "collection.json").read_text())
+    assert not [link for link in ard["links"] if link["rel"] == "item"]
 
 
 def test_validation_endpoint(server: ServerProcess, conn: openeo.Connection):
