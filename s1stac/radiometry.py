@@ -1,9 +1,10 @@
 """Radiometric steps of the GRD to ARD chain on lazy ``xarray`` DataArrays.
 
 Thermal-noise removal, calibration, GRD border-noise removal, multi-looking and slice
-assembly (the dB conversion is :func:`s1stac.timeseries.to_db`), following the Open SAR Toolkit semantics described in ``OST_SPEC.md``
-§2.2-§2.5 and §11 (OST ``ost/s1/grd_wrappers.py``, ESA SNAP ``ThermalNoiseRemoval``,
-``Calibration``, ``Multilook`` and ``SliceAssembly`` operators).  The radiometric formulas are
+assembly (the dB conversion is :func:`s1stac.timeseries.to_db`), following the Open SAR
+Toolkit semantics described in ``OST_SPEC.md`` §2.2-§2.5 and §11 (OST
+``ost/s1/grd_wrappers.py``, ESA SNAP ``ThermalNoiseRemoval``, ``Calibration``, ``Multilook``
+and ``SliceAssembly`` operators).  The radiometric formulas are
 those of the Sentinel-1 product specification, ESA document S1-RS-MDA-52-7441
 (https://sentinel.esa.int/documents/247904/1877131/Sentinel-1-Product-Specification).
 

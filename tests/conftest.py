@@ -38,7 +38,7 @@ def grd_dir() -> pathlib.Path:
 
 @pytest.fixture(scope="session")
 def real_products(grd_dir: pathlib.Path) -> dict[str, pathlib.Path]:
-    """The real products by their 4-character unique id."""
+    """Map the 4-character unique id of each real product to its path."""
     return {key: _need(grd_dir / name) for key, name in REAL_PRODUCTS.items()}
 
 
