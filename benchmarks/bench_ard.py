@@ -3,7 +3,8 @@
 Usage::
 
     python benchmarks/bench_ard.py --data /tmp/bench/full [--simulate] [--workers 2]
-        [--product-type RTC-gamma0] [--resolution 20] [--sarsen] [--sarsen-timeout 1800]
+        [--product-type RTC-gamma0] [--resolution 20] [--extra-bands mask ...]
+        [--sarsen] [--sarsen-timeout 1800] [--skip-s1stac]
 
 ``--simulate`` first writes a full-size scene (16700 lines x 25000 samples, VV+VH, one
 ascending track, 30 m DEM) into ``--data`` with :func:`s1stac.simulate.api.simulate`.
@@ -81,7 +82,11 @@ def task_kind(key: object) -> str:
 
 
 def run_ard(product: pathlib.Path, dem: pathlib.Path, args: argparse.Namespace) -> dict:
-    options = ArdOptions(product_type=args.product_type, resolution=args.resolution)
+    options = ArdOptions(
+        product_type=args.product_type,
+        resolution=args.resolution,
+        extra_bands=tuple(args.extra_bands),
+    )
     start = time.perf_counter()
     with dask.config.set(scheduler="threads", num_workers=args.workers):
         ard = process_ard(product, options, dem=dem)
@@ -175,6 +180,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--product-type", default="RTC-gamma0")
     parser.add_argument("--resolution", type=float, default=20.0)
+    parser.add_argument("--extra-bands", nargs="*", default=[], help="e.g. mask")
     parser.add_argument("--sarsen", action="store_true")
     parser.add_argument("--sarsen-timeout", type=float, default=1800.0)
     parser.add_argument("--skip-s1stac", action="store_true", help="run sarsen only")

@@ -19,16 +19,6 @@ _MAX_SPLIT = 8
 
 
 @numba.njit(cache=True, nogil=True)
-def _node(
-    fields: Any, i: int, i1: int, wy: float, j: int, j1: int, wx: float, out: Any
-) -> None:  # pragma: no cover - numba
-    for q in range(fields.shape[0]):
-        top = fields[q, i, j] * (1.0 - wx) + fields[q, i, j1] * wx
-        bottom = fields[q, i1, j] * (1.0 - wx) + fields[q, i1, j1] * wx
-        out[q] = top * (1.0 - wy) + bottom * wy
-
-
-@numba.njit(cache=True, nogil=True)
 def simulate_kernel(
     fields: Any,
     valid: Any,
@@ -58,21 +48,29 @@ def simulate_kernel(
     flag = np.zeros((2, n_cols), dtype=np.uint8)
     alpha = np.empty(n_cols)
     rng = np.empty(n_cols)
-    v = np.empty(fields.shape[0])
+    n_fields, n_coarse = fields.shape[0], fields.shape[2]
+    row = np.empty((n_coarse, n_fields))
+    row_ok = np.empty(n_coarse, dtype=np.bool_)
+    v = np.empty(n_fields)
     a2, e2 = 6378137.0**2, 6.69437999014e-3
     for r in range(n_rows):
         cur = r % 2
         i, wy = row_i[r], row_w[r]
         i1 = min(i + 1, valid.shape[0] - 1)
+        for jc in range(n_coarse):  # the lattice row, interpolated once for all nodes
+            row_ok[jc] = valid[i, jc] and valid[i1, jc]
+            for q in range(n_fields):
+                row[jc, q] = fields[q, i, jc] * (1.0 - wy) + fields[q, i1, jc] * wy
         sx, sy, sz = sensor[r, 0], sensor[r, 1], sensor[r, 2]
         s_norm = math.sqrt(sx * sx + sy * sy + sz * sz)
         for c in range(n_cols):
             j, wx = col_j[c], col_w[c]
-            j1 = min(j + 1, valid.shape[1] - 1)
+            j1 = min(j + 1, n_coarse - 1)
             flag[cur, c] = 0
-            if not (valid[i, j] and valid[i, j1] and valid[i1, j] and valid[i1, j1]):
+            if not (row_ok[j] and row_ok[j1]):
                 continue
-            _node(fields, i, i1, wy, j, j1, wx, v)
+            for q in range(n_fields):
+                v[q] = row[j, q] * (1.0 - wx) + row[j1, q] * wx
             x, y = v[2], v[3]
             p, q = int(math.floor(y)), int(math.floor(x))
             if p < 0 or q < 0 or p + 1 >= nr or q + 1 >= nc:
@@ -103,17 +101,17 @@ def simulate_kernel(
             rad[cur, c, 1] = (pixel - conversion[1]) / conversion[3]
             lx, ly, lz = px - sx, py - sy, pz - sz
             rng[c] = math.sqrt(lx * lx + ly * ly + lz * lz)
-            cos_a = -(lx * sx + ly * sy + lz * sz) / (rng[c] * s_norm)
-            alpha[c] = math.acos(min(1.0, max(-1.0, cos_a)))
+            # cosine of the look angle from nadir: a larger angle has a smaller cosine
+            alpha[c] = -(lx * sx + ly * sy + lz * sz) / (rng[c] * s_norm)
             flag[cur, c] = VALID
-        seen, nearest, farthest = -1.0, -1.0, 1e30
+        seen, nearest, farthest = 2.0, -1.0, 1e30
         for c in range(n_cols):
             if flag[cur, c]:
-                if alpha[c] < seen - 1e-9:
+                if alpha[c] > seen + 5e-10:
                     flag[cur, c] |= SHADOW
                 if rng[c] < nearest - 1e-3:
                     flag[cur, c] |= LAYOVER
-                seen, nearest = max(seen, alpha[c]), max(nearest, rng[c])
+                seen, nearest = min(seen, alpha[c]), max(nearest, rng[c])
         for c in range(n_cols - 1, -1, -1):
             if flag[cur, c]:
                 if rng[c] > farthest + 1e-3:

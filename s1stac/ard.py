@@ -29,7 +29,14 @@ from odc.geo.geobox import GeoBox
 from s1stac import radiometry
 from s1stac.dem import DemSource, GeoidChoice, load_dem
 from s1stac.errors import ParameterError, ProductError
-from s1stac.geocoding import Resampling, geocode_layers, image_layer, plan_geocoding
+from s1stac.geocoding import (
+    GeocodingPlan,
+    Layer,
+    Resampling,
+    geocode_layers,
+    image_layer,
+    plan_geocoding,
+)
 from s1stac.grid import GeometryLike, aligned_grid, as_geometry
 from s1stac.radar_model import RadarModel
 from s1stac.safe import Product, open_product
@@ -290,6 +297,71 @@ def _radar_window(model: RadarModel, area: Any, low: float, high: float) -> tupl
     return slice(l0, l1), slice(p0, p1)
 
 
+def _radar_images(
+    products: list[Product],
+    pols: tuple[Polarisation, ...],
+    options: ArdOptions,
+    area: Any,
+    height_range: tuple[float, float],
+) -> tuple[RadarModel, dict[Polarisation, xr.DataArray]]:
+    """Calibrated, multilooked (and filtered) radar images and the model of their grid."""
+    looks = radiometry.looks_for_resolution(options.resolution)
+    images: dict[Polarisation, xr.DataArray] = {}
+    models = []
+    for pol in pols:
+        intensity, lut, offsets = _intensity_and_lut(products, pol, options)
+        full = RadarModel.from_annotations(
+            [p.annotation(pol) for p in products],
+            first_lines=[o.first_line for o in offsets],
+            skipped=[o.skipped_lines for o in offsets],
+            looks=(looks, looks),
+        )
+        lines, pixels = slice(None), slice(None)
+        if options.aoi is not None:
+            lines, pixels = _radar_window(full, area, *height_range)
+            intensity, lut = intensity.isel(line=lines), lut.isel(line=lines)
+        if options.border_noise:
+            log.info("%s border-noise limits (one pass over the measurements)", pol.value)
+            limits = radiometry.border_noise_limits(intensity).compute()
+            intensity = radiometry.remove_border_noise(intensity, limits=limits)
+        intensity, lut = intensity.isel(pixel=pixels), lut.isel(pixel=pixels)
+        models.append(full.crop(lines, pixels))
+        image = radiometry.calibrate(intensity, lut, kind=_CALIBRATION[options.product_type])
+        image = radiometry.multilook(image.drop_vars(["line", "pixel"]), looks, looks)
+        if options.speckle_filter is not None:
+            image = apply_speckle_filter(image, options.speckle_filter)
+        images[pol] = image
+    return models[0], images
+
+
+def _layers(
+    images: dict[Polarisation, xr.DataArray],
+    simulation: TerrainSimulation | None,
+    plan: GeocodingPlan,
+    options: ArdOptions,
+) -> list[Layer]:
+    """One geocoding layer per polarisation and extra band."""
+    layers = []
+    for pol, image in images.items():
+        if simulation is not None and options.product_type == "RTC-gamma0":
+            image = terrain_flattening(image, simulation)
+        layer = image_layer(image, plan, method=options.resampling)
+        attrs = {"long_name": f"{_LONG_NAME[options.product_type]} {pol.value}", "units": "m2 m-2"}
+        layers.append(replace(layer, name=pol.value, attrs=attrs))
+    for band in options.extra_bands:
+        if band in ("local_incidence_angle", "ellipsoid_incidence_angle"):
+            kind = "local" if band == "local_incidence_angle" else "ellipsoid"
+            layers.append(incidence_angle_layer(plan, kind=kind))
+        elif simulation is None:  # pragma: no cover - process_ard simulates for these bands
+            raise ParameterError(f"extra band {band!r} needs the terrain simulation")
+        elif band == "mask":
+            layers.append(layover_shadow_layer(simulation, plan))
+        else:
+            contributing = image_layer(simulation.gamma_area, plan, method=options.resampling)
+            layers.append(replace(contributing, name=band))
+    return layers
+
+
 def process_ard(
     products: str | os.PathLike[str] | Product | Sequence[str | os.PathLike[str] | Product],
     options: ArdOptions,
@@ -345,68 +417,27 @@ def process_ard(
     chunk = options.chunk_size
     heights = load_dem(dem, geobox, geoid=options.dem_geoid, footprint=area, chunks=chunk)
     native = load_dem(dem, area.buffer(0.1), geoid=options.dem_geoid, chunks=2048)
+    log.info("DEM height range per output chunk (one pass over the DEM)")
     ranges, low, high = _height_ranges(native, geobox, chunk)
-
-    images: dict[Polarisation, xr.DataArray] = {}
-    model: RadarModel | None = None
-    for pol in pols:
-        intensity, lut, offsets = _intensity_and_lut(opened, pol, options)
-        full = RadarModel.from_annotations(
-            [p.annotation(pol) for p in opened],
-            first_lines=[o.first_line for o in offsets],
-            skipped=[o.skipped_lines for o in offsets],
-            looks=(looks, looks),
-        )
-        lines, pixels = slice(None), slice(None)
-        if options.aoi is not None:
-            lines, pixels = _radar_window(full, area, low, high)
-            intensity, lut = intensity.isel(line=lines), lut.isel(line=lines)
-        if options.border_noise:
-            limits = radiometry.border_noise_limits(intensity).compute()
-            intensity = radiometry.remove_border_noise(intensity, limits=limits)
-        intensity, lut = intensity.isel(pixel=pixels), lut.isel(pixel=pixels)
-        model = full.crop(lines, pixels) if model is None else model
-        image = radiometry.calibrate(intensity, lut, kind=_CALIBRATION[options.product_type])
-        image = radiometry.multilook(image.drop_vars(["line", "pixel"]), looks, looks)
-        if options.speckle_filter is not None:
-            image = apply_speckle_filter(image, options.speckle_filter)
-        images[pol] = image
-    assert model is not None
-    needs_simulation = options.product_type == "RTC-gamma0" or bool(
-        {"mask", "contributing_area"} & set(options.extra_bands)
-    )
-    simulation: TerrainSimulation | None = None
-    if needs_simulation:
+    model, images = _radar_images(opened, pols, options, area, (low, high))
+    simulation = None
+    if options.product_type == "RTC-gamma0" or {"mask", "contributing_area"} & set(
+        options.extra_bands
+    ):
         simulation = simulate_terrain(
             model, native, height_range=(low, high), oversampling=options.terrain_oversampling
         )
-    reference = simulation.lattice.reference_height if simulation is not None else None
     plan = plan_geocoding(
         model,
         heights,
         ranges,
-        reference_height=reference if "mask" in options.extra_bands else None,
+        reference_height=(
+            simulation.lattice.reference_height
+            if simulation is not None and "mask" in options.extra_bands
+            else None
+        ),
     )
-    layers = []
-    for pol, image in images.items():
-        if options.product_type == "RTC-gamma0":
-            assert simulation is not None
-            image = terrain_flattening(image, simulation)
-        layer = image_layer(image, plan, method=options.resampling)
-        attrs = {"long_name": f"{_LONG_NAME[options.product_type]} {pol.value}", "units": "m2 m-2"}
-        layers.append(replace(layer, name=pol.value, attrs=attrs))
-    for band in options.extra_bands:
-        if band == "mask":
-            assert simulation is not None
-            layers.append(layover_shadow_layer(simulation, plan))
-        elif band == "contributing_area":
-            assert simulation is not None
-            area = image_layer(simulation.gamma_area, plan, method=options.resampling)
-            layers.append(replace(area, name=band))
-        else:
-            kind = "local" if band == "local_incidence_angle" else "ellipsoid"
-            layers.append(incidence_angle_layer(plan, kind=kind))
-    dataset = geocode_layers(plan, layers)
+    dataset = geocode_layers(plan, _layers(images, simulation, plan, options))
     first, last = opened[0].manifest, opened[-1].manifest
     lineage = _lineage(opened, options, looks)
     return ArdProduct(
@@ -423,7 +454,7 @@ def process_ard(
         absolute_orbit=first.absolute_orbit,
         looks=looks,
         lineage=lineage,
-        extra={k: str(v.attrs.get("long_name", k)) for k, v in dataset.data_vars.items()},
+        extra={str(k): str(v.attrs.get("long_name", k)) for k, v in dataset.data_vars.items()},
     )
 
 

@@ -126,7 +126,7 @@ def simulate_terrain(
     *,
     height_range: tuple[float, float],
     oversampling: int | tuple[int, int] = 2,
-    block_lines: int = 32,
+    block_lines: int = 64,
 ) -> TerrainSimulation:
     """Simulate ``A_gamma`` and the layover/shadow flags of a radar image from a DEM, lazily.
 
@@ -382,14 +382,8 @@ def _angles_block(
     model: RadarModel,
     geobox: GeoBox,
     local: bool,
+    strip: int = 256,
 ) -> npt.NDArray[np.float32]:
-    rows, cols = window
-    lon, lat = pixel_centres_lonlat(
-        geobox, np.arange(rows.start, rows.stop), np.arange(cols.start, cols.stop)
-    )
-    points = geodetic_to_ecef(lon, lat, np.asarray(height, dtype=np.float64))
-    top = 0 if rows.start == 0 else 1
-    left = 0 if cols.start == 0 else 1
     ny, nx = coords.shape[1:]
     line = coords[0].astype(np.float64)
     ok = np.isfinite(line)
@@ -398,26 +392,42 @@ def _angles_block(
         return out
     first, last = int(np.floor(line[ok].min())), int(np.ceil(line[ok].max())) + 1
     table, _ = model.sensor(np.arange(first, last + 1, dtype=np.float64))
-    t = np.clip(np.where(ok, line, first) - first, 0, last - first)
-    k = np.minimum(np.floor(t).astype(np.intp), last - first - 1)
-    f = (t - k)[..., None]
-    sensor = table[k] * (1.0 - f) + table[k + 1] * f
-    centre = points[top : top + ny, left : left + nx]
-    look = sensor - centre
-    look /= np.linalg.norm(look, axis=-1, keepdims=True)
-    if local:
-        padded = np.pad(points, ((1 - top, 1), (1 - left, 1), (0, 0)), constant_values=np.nan)
-        padded = padded[: ny + 2, : nx + 2]
-        east = padded[1:-1, 2:] - padded[1:-1, :-2]
-        north = padded[:-2, 1:-1] - padded[2:, 1:-1]
-        normal = np.cross(east, north)
-    else:
-        # NOTE: the geocentric vertical, as the annotation's incidenceAngle (< 0.05 deg from
-        # the ellipsoid normal)
-        normal = centre
-    cosine = np.einsum("...i,...i->...", normal, look) / np.linalg.norm(normal, axis=-1)
-    angle = np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0)))
-    out[ok] = angle[ok]
+    rows, cols = window
+    top = 0 if rows.start == 0 else 1  # the window has a halo row/column where it can
+    left = 0 if cols.start == 0 else 1
+    heights = np.asarray(height, dtype=np.float64)
+    for r0 in range(0, ny, strip):  # strips bound the float64 temporaries
+        r1 = min(r0 + strip, ny)
+        # window rows of output rows r0 - 1 .. r1 (one halo row on each side when present)
+        w0, w1 = max(r0 + top - 1, 0), min(r1 + top + 1, heights.shape[0])
+        lon, lat = pixel_centres_lonlat(
+            geobox, np.arange(rows.start + w0, rows.start + w1), np.arange(cols.start, cols.stop)
+        )
+        points = geodetic_to_ecef(lon, lat, heights[w0:w1])
+        i0 = r0 + top - w0  # row of output row r0 in points
+        centre = points[i0 : i0 + r1 - r0, left : left + nx]
+        t = np.clip(np.where(ok[r0:r1], line[r0:r1], first) - first, 0, last - first)
+        k = np.minimum(np.floor(t).astype(np.intp), last - first - 1)
+        f = (t - k)[..., None]
+        look = table[k] * (1.0 - f) + table[k + 1] * f - centre
+        look /= np.linalg.norm(look, axis=-1, keepdims=True)
+        if local:
+            pad_top, pad_bottom = 1 - i0, (i0 + r1 - r0 + 1) - points.shape[0]
+            padded = np.pad(
+                points,
+                ((pad_top, max(pad_bottom, 0)), (1 - left, 1), (0, 0)),
+                constant_values=np.nan,
+            )[:, : nx + 2]
+            east = padded[1:-1, 2:] - padded[1:-1, :-2]
+            north = padded[:-2, 1:-1] - padded[2:, 1:-1]
+            normal = np.cross(east, north)
+        else:
+            # NOTE: the geocentric vertical, as the annotation's incidenceAngle (< 0.05 deg
+            # from the ellipsoid normal)
+            normal = centre
+        cosine = np.einsum("...i,...i->...", normal, look) / np.linalg.norm(normal, axis=-1)
+        angle = np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0)))
+        out[r0:r1] = np.where(ok[r0:r1], angle, np.nan)
     return out
 
 

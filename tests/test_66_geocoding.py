@@ -34,7 +34,7 @@ from s1stac.geometry import SarGeometry
 from s1stac.grid import aligned_grid
 from s1stac.radar_model import RadarModel, pixel_centres_lonlat, radar_lookup
 from s1stac.safe import open_product
-from s1stac.terrain import incidence_angle_layer
+from s1stac.terrain import _angles_block, incidence_angle_layer
 from s1stac.types import Annotation
 
 KEYS = ["CEAB", "3768", "FEC3", "6D00", "5371", "ECC8"]
@@ -99,7 +99,7 @@ def test_grid_points_geocode_to_their_line_and_pixel(
     err_line, err_pixel = line - grid.line, pixel - grid.pixel
     assert np.abs(err_line).max() < 0.05  # measured <= 0.006
     assert np.sqrt(np.mean(err_line**2)) < 0.02
-    assert np.abs(err_pixel).max() < 0.05  # measured <= 1e-4
+    assert np.abs(err_pixel).max() < 0.05  # measured <= 0.003
     assert pixel.max() <= n_pixels
 
 
@@ -118,7 +118,7 @@ def test_ellipsoid_incidence_angle_matches_annotation(
         angle = incidence_angles(plan, "ellipsoid")
         angles.append(float(angle.values[1, 1]))
     error = np.array(angles) - grid.incidence_angle[::3]
-    assert np.abs(error).max() < 0.01  # measured < 1e-6
+    assert np.abs(error).max() < 0.01  # measured < 3e-6
 
 
 def test_local_incidence_angle_of_a_plane(annotations: dict[str, Annotation]) -> None:
@@ -136,6 +136,13 @@ def test_local_incidence_angle_of_a_plane(annotations: dict[str, Annotation]) ->
     plan = plan_geocoding(model, heights.chunk(-1), ranges)
     local = incidence_angles(plan, "local").values
     ellipsoid = incidence_angles(plan, "ellipsoid").values
+    # chunks (with their halo) and row strips give the same angles
+    chunked = plan_geocoding(model, heights.chunk(40), np.full((3, 3, 2), [h.min(), h.max()]))
+    np.testing.assert_allclose(incidence_angles(chunked, "local").values, local, atol=1e-4)
+    coords = radar_lookup(model, box, h).astype(np.float32)
+    window = (slice(0, box.shape[0]), slice(0, box.shape[1]))
+    strips = _angles_block(coords, h, window, model, box, True, strip=7)
+    np.testing.assert_allclose(strips, local, atol=1e-4)
     # independent look vector: zero-Doppler sensor position of the centre pixel, in ENU
     k = (box.shape[0] // 2, box.shape[1] // 2)
     point = geodetic_to_ecef(lon[k], lat[k], h[k])

@@ -185,7 +185,7 @@ def test_rtc_of_noise_free_beta0_recovers_true_gamma0(
     cls3 = block_mean(np.where(ok, classes, np.nan), k)
     for klass in np.unique(classes[ok]):
         sel = np.isfinite(err3) & (cls3 == klass)
-        assert np.median(np.abs(err3[sel])) < 0.2, klass  # measured <= 0.15
+        assert np.median(np.abs(err3[sel])) < 0.2, klass  # measured <= 0.08 (urban)
     row, col = image_shift(db(estimate), db(truth))
     assert abs(row) < 0.1 and abs(col) < 0.1  # measured <= 0.05 px
 
@@ -284,7 +284,7 @@ def test_simulated_area_of_flat_ground(
     spacing = np.linalg.norm(ahead - behind, axis=-1)  # true ground distance of two lines
     expected = spacing / model.azimuth_spacing / np.tan(theta)
     got = ratio[lines.astype(int), pixels.astype(int)]
-    np.testing.assert_allclose(got, expected, rtol=5e-3)  # measured < 0.1 %
+    np.testing.assert_allclose(got, expected, rtol=5e-3)  # measured 0.02 %
 
 
 # --- geometry -----------------------------------------------------------------------------------
@@ -372,6 +372,35 @@ def test_utm_output_agrees_with_geographic(
     utm = ard.dataset.VV.values
     geographic = rtc["descending_095"][1].VV.values
     assert np.nanmedian(db(utm)) == pytest.approx(np.nanmedian(db(geographic)), abs=0.1)
+
+
+def test_aoi_subset_equals_the_full_scene(
+    scene: Truth, rtc: dict[str, tuple[ArdProduct, xr.Dataset]]
+) -> None:
+    (product,) = scene.products("ascending")
+    full, full_ds = rtc["ascending_117"]
+    west, south, east, north = full.geobox.extent.to_crs("EPSG:4326").boundingbox
+    aoi = (
+        west + 0.3 * (east - west),
+        south + 0.3 * (north - south),
+        west + 0.6 * (east - west),
+        south + 0.6 * (north - south),
+    )
+    options = ArdOptions(product_type="RTC-gamma0", polarisations=("VV",), aoi=aoi)
+    ard = process_ard(product["path"], options, dem=scene.folder / "dem.tif")
+    part = ard.dataset.VV
+    assert part.shape[0] < 0.5 * full_ds.VV.shape[0]
+    a, b = ard.geobox.affine, full.geobox.affine
+    row0, col0 = round((a.f - b.f) / b.e), round((a.c - b.c) / b.a)
+    ny, nx = part.shape
+    same = full_ds.VV.values[row0 : row0 + ny, col0 : col0 + nx]
+    values = part.values
+    ok = np.isfinite(values) & np.isfinite(same)
+    assert ok.mean() > 0.95
+    # lattices are anchored on other chunks and blocks: differences of the order of 0.001 dB
+    relative = np.abs(values[ok] / same[ok] - 1.0)
+    assert np.median(relative) < 1e-3 and np.percentile(relative, 99) < 1e-2
+    assert "subset to the AOI" in ard.lineage
 
 
 def test_two_slices_are_assembled(tmp_path: pathlib.Path) -> None:
