@@ -184,3 +184,35 @@ def test_openeo_sar_backscatter_equals_ard_products(scene, tmp_path: pathlib.Pat
     with pytest.raises(Exception, match="coefficient"):
         graph["process_graph"]["bs"]["arguments"]["coefficient"] = "beta0"
         run_graph(graph, catalog=catalog)
+
+
+def test_openeo_ard_normalized_radar_backscatter(scene) -> None:
+    catalog, dem, items = scene
+    graph = {
+        "load": {
+            "process_id": "load_collection",
+            "arguments": {"id": "sentinel-1-grd", "spatial_extent": None, "temporal_extent": None},
+        },
+        "nrb": {
+            "process_id": "ard_normalized_radar_backscatter",
+            "arguments": {
+                "data": {"from_node": "load"},
+                "elevation_model": str(dem),
+                "options": {"resolution": 20},
+            },
+            "result": True,
+        },
+    }
+    cube = run_graph({"process_graph": graph}, catalog=catalog).value.compute()
+    assert list(cube["bands"].values) == ["VV", "VH", "mask", "local_incidence_angle"]
+    vv = cube.sel(bands="VV").values
+    mask = cube.sel(bands="mask").values
+    # the data mask is 1 where the backscatter is valid and not in layover/shadow, NaN off-data
+    assert set(np.unique(mask[np.isfinite(mask)])) <= {0.0, 1.0}
+    np.testing.assert_array_equal(np.isnan(mask), np.isnan(vv))
+    assert (mask == 1).mean() > 0.3
+    with rasterio.open(items[0].assets["ls_mask"].get_absolute_href()) as src:
+        codes = src.read(1)
+    assert (mask[0] == 0).sum() == pytest.approx(((codes > 0) & np.isfinite(vv[0])).sum(), rel=0.05)
+    lia = cube.sel(bands="local_incidence_angle").values
+    assert np.nanmin(lia) >= 0 and np.nanmax(lia) <= 90

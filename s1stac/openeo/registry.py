@@ -66,6 +66,7 @@ _OPENEO: Final[dict[str, Callable[..., Any]]] = {
     "load_collection": load.load_collection,
     "load_stac": load.load_stac,
     "sar_backscatter": backscatter.sar_backscatter,
+    "ard_normalized_radar_backscatter": backscatter.ard_normalized_radar_backscatter,
     "save_result": save.save_result,
     "reduce_dimension": cubes.reduce_dimension,
     "apply": cubes.apply,

@@ -37,7 +37,13 @@ from s1stac.stac_items import product_path
 from ..context import BANDS, DIMS, T, X, Y
 from ..errors import ProcessParameterInvalid
 
-__all__ = ["COEFFICIENTS", "GRD_COLLECTIONS", "GrdSelection", "sar_backscatter"]
+__all__ = [
+    "COEFFICIENTS",
+    "GRD_COLLECTIONS",
+    "GrdSelection",
+    "ard_normalized_radar_backscatter",
+    "sar_backscatter",
+]
 
 GRD_COLLECTIONS: Final = ("sentinel-1-grd", "SENTINEL1_GRD")
 """Collection ids that ``load_collection`` answers with a :class:`GrdSelection`."""
@@ -54,6 +60,7 @@ _OPTIONS: Final = (
     "border_noise",
     "remove_border_noise",
     "dem",
+    "resampling",
 )
 _NO_OPTIONS: Final[Mapping[str, Any]] = MappingProxyType({})
 
@@ -115,6 +122,7 @@ def _ard_options(
             extra_bands=extra,
             noise_removal=bool(noise_removal),
             border_noise=bool(border),
+            resampling=options.get("resampling", "bicubic"),
             aoi=selection.geometry,
         )
     except ParameterError as error:
@@ -201,3 +209,36 @@ def sar_backscatter(
     cube = cube.sortby(T).transpose(*DIMS)
     cube.name = "data"
     return cube.drop_attrs(deep=False).assign_attrs({"sar:product_type": ard_options.product_type})
+
+
+def ard_normalized_radar_backscatter(
+    data: Any,
+    elevation_model: str | None = None,
+    contributing_area: bool = False,
+    ellipsoid_incidence_angle: bool = False,
+    noise_removal: bool = True,
+    options: Mapping[str, Any] = _NO_OPTIONS,
+) -> xr.DataArray:
+    """CARD4L normalised radar backscatter: gamma0-terrain plus ``mask`` and local incidence.
+
+    As https://processes.openeo.org/#ard_normalized_radar_backscatter: the bands ``mask``
+    (1 valid, 0 invalid, i.e. layover or shadow, NaN no-data) and ``local_incidence_angle``
+    are always added; resampling is bilinear unless ``options.resampling`` says otherwise.
+    """
+    cube = sar_backscatter(
+        data,
+        coefficient="gamma0-terrain",
+        elevation_model=elevation_model,
+        mask=True,
+        contributing_area=contributing_area,
+        local_incidence_angle=True,
+        ellipsoid_incidence_angle=ellipsoid_incidence_angle,
+        noise_removal=noise_removal,
+        options={"resampling": "bilinear", **dict(options or {})},
+    )
+    codes = cube.sel({BANDS: "mask"})
+    backscatter = cube.isel({BANDS: 0})
+    valid = xr.where(codes == 0, 1.0, 0.0).where(codes.notnull() & backscatter.notnull())
+    return xr.concat(
+        [cube.where(cube[BANDS] != "mask", valid.astype(np.float32))], dim=BANDS
+    ).transpose(*DIMS)
