@@ -84,7 +84,7 @@ def _read_json(path: pathlib.Path) -> dict[str, Any]:
     return data
 
 
-def _local_path(href: str, base: pathlib.Path) -> tuple[pathlib.Path, str | None] | None:
+def local_path(href: str, base: pathlib.Path) -> tuple[pathlib.Path, str | None] | None:
     """(file, member in zip or None) of a local href; ``None`` for remote URLs."""
     match = _VSIZIP.match(href)
     if href.startswith("zip+file://"):
@@ -101,7 +101,7 @@ def _local_path(href: str, base: pathlib.Path) -> tuple[pathlib.Path, str | None
 
 
 def _missing(href: str, base: pathlib.Path, zips: dict[pathlib.Path, set[str]]) -> bool:
-    local = _local_path(href, base)
+    local = local_path(href, base)
     if local is None:
         return False
     path, member = local
@@ -242,7 +242,7 @@ class StaticCatalog:
         return data
 
     def _relative(self, href: str, base: pathlib.Path, item_dir: pathlib.Path) -> str:
-        local = _local_path(href, base)
+        local = local_path(href, base)
         if local is None or local[1] is not None:
             return href
         path = pathlib.Path(os.path.abspath(local[0]))
@@ -426,7 +426,7 @@ class StaticCatalog:
             count += 1
             problems.extend(f"{path}: {error}" for error in validate_dict(document, schemas))
             for link in document.get("links", []):
-                target = _local_path(link["href"], path.parent)
+                target = local_path(link["href"], path.parent)
                 if target is not None and link["rel"] in _STRUCTURAL_RELS:
                     if not target[0].is_file():
                         problems.append(f"{path}: {link['rel']} link to missing {link['href']}")

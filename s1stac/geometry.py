@@ -175,13 +175,18 @@ class SarGeometry:
         before = np.abs(t_line - times[i - 1]) <= np.abs(times[i] - t_line)
         return np.asarray(np.where(before, i - 1, i), dtype=np.int64)
 
-    def _polynomial_pixel(self, slant_range: FloatArray, t_line: FloatArray) -> FloatArray:
+    def polynomial_pixel(self, slant_range: FloatArray, t_line: FloatArray) -> FloatArray:
+        """GRD pixel of a slant range with the conversion record nearest to each line time.
+
+        This is the annotation's polynomial model alone, without the range residual fitted on
+        the geolocation grid; GRD pixels jump where the nearest record changes.
+        """
         k = self._record(t_line)
         ground_range = _horner(self._srgr, k, slant_range - self._sr0[k])
         return ground_range / self.range_pixel_spacing
 
     def _slant_range(self, pixel: FloatArray, t_line: FloatArray) -> FloatArray:
-        """Inverse of :meth:`_polynomial_pixel`: grsr polynomial, refined by Newton on srgr."""
+        """Inverse of :meth:`polynomial_pixel`: grsr polynomial, refined by Newton on srgr."""
         k = self._record(t_line)
         ground_range = pixel * self.range_pixel_spacing
         sr0 = self._sr0[k]
@@ -275,7 +280,7 @@ class SarGeometry:
             return None
         slant_range = 0.5 * SPEED_OF_LIGHT * np.asarray(grid.slant_range_time, dtype=np.float64)
         t_line = self.first_line + grid.line * self.azimuth_time_interval
-        residual = grid.pixel - self._polynomial_pixel(slant_range, t_line)
+        residual = grid.pixel - self.polynomial_pixel(slant_range, t_line)
         x = (grid.pixel - 0.5 * (low + high)) / (0.5 * (high - low))
         table = np.zeros((len(lines), _RESIDUAL_DEGREE + 1))
         for row, line in enumerate(lines):
@@ -290,7 +295,7 @@ class SarGeometry:
         return _RangeResidual(lines, table, (low, high))
 
     def _pixel(self, slant_range: FloatArray, line: FloatArray, t_line: FloatArray) -> FloatArray:
-        pixel = self._polynomial_pixel(slant_range, t_line)
+        pixel = self.polynomial_pixel(slant_range, t_line)
         if self._residual is None:
             return pixel
         corrected = pixel

@@ -39,7 +39,7 @@ from odc.geo.geobox import GeoBox
 from pystac.utils import datetime_to_str
 
 from s1stac import __version__
-from s1stac.catalog import StaticCatalog, _local_path
+from s1stac.catalog import StaticCatalog, local_path
 from s1stac.errors import CatalogError
 from s1stac.io import write_cogs
 from s1stac.stac_items import COLLECTION_EXTENSIONS, extension_urls
@@ -129,7 +129,7 @@ def is_complete(catalog: StaticCatalog, collection_id: str, item_id: str) -> boo
         return False
     base = catalog.item_path(collection_id, item_id).parent
     for asset in item.assets.values():
-        local = _local_path(asset.href, base)
+        local = local_path(asset.href, base)
         if local is not None and not local[0].exists():
             return False
     return True

@@ -229,7 +229,7 @@ class RadarModel:
             # reference range (c1 term) moves it by micrometres
             t = t_line + c0 + c1 * g.annotation.slant_range_time
             rng = np.linalg.norm(xyz - g.orbit.position(t), axis=-1)
-            res = px - _polynomial_pixel(g, rng, t_line)
+            res = px - g.polynomial_pixel(rng, t_line)
             assembled = local - part.skipped + part.first_line
             use = np.isfinite(assembled)
             if k > 0:
@@ -274,7 +274,7 @@ class RadarModel:
         slant = r0 + step * np.arange(int(np.ceil((high - r0) / step)) + 2)
         tables = np.stack(
             [
-                _polynomial_pixel(geometries[i], slant, np.full(slant.shape, times[i]))
+                geometries[i].polynomial_pixel(slant, np.full(slant.shape, times[i]))
                 for i in range(first, last)
             ]
         )
@@ -303,12 +303,6 @@ class RadarModel:
         lon, lat = self.to_ground(line, pixel, 0.0)
         position, _ = self.sensor(np.broadcast_to(np.asarray(line, dtype=np.float64), lon.shape))
         return np.asarray(np.linalg.norm(geodetic_to_ecef(lon, lat, 0.0) - position, axis=-1))
-
-
-def _polynomial_pixel(geometry: SarGeometry, slant_range: FloatArray, t_line: FloatArray) -> Any:
-    """Pixel of the slant/ground range record nearest to each line time (no residual)."""
-    # NOTE: SarGeometry keeps this step private; it is the only non-public call made here.
-    return geometry._polynomial_pixel(slant_range, t_line)
 
 
 # -- coarse lattice ------------------------------------------------------------------------------
