@@ -26,22 +26,18 @@ from typing import Any, Final
 
 import numpy as np
 import pystac
-import shapely.geometry
 import xarray as xr
-from pystac.utils import datetime_to_str
 from tqdm import tqdm
 
-from s1stac import __version__
 from s1stac.ard import ArdOptions, ArdProduct, ExtraBand, ProductType, SpeckleMethod, process_ard
 from s1stac.catalog import StaticCatalog
 from s1stac.dem import DemSource
 from s1stac.errors import CatalogError, ParameterError
 from s1stac.inventory import items_to_geodataframe
-from s1stac.io import write_cogs
 from s1stac.pictures import write_thumbnail
-from s1stac.products import COG_MEDIA_TYPE, grid_properties, is_complete, read_small
+from s1stac.products import Layer, grid_properties, is_complete, read_small, write_product
 from s1stac.refinement import Acquisition, group_acquisitions
-from s1stac.stac_items import extension_urls, product_path
+from s1stac.stac_items import product_path
 
 __all__ = ["ARD_COLLECTION", "GRD_COLLECTION", "ard_item_id", "ard_products", "select_grd_items"]
 
@@ -114,18 +110,6 @@ def _layers(ard: ArdProduct) -> dict[str, xr.DataArray]:
     return layers
 
 
-def _asset_fields(layer: xr.DataArray, resolution: float, size: int) -> dict[str, Any]:
-    fields: dict[str, Any] = {
-        "data_type": np.dtype(layer.dtype).name,
-        "nodata": "nan",
-        "raster:spatial_resolution": resolution,
-        "file:size": size,
-    }
-    if layer.attrs.get("units"):
-        fields["unit"] = str(layer.attrs["units"])
-    return fields
-
-
 def _thumbnail(paths: Sequence[pathlib.Path], out: pathlib.Path) -> pathlib.Path:
     planes = read_small(list(paths), max_size=512)
     vv = xr.DataArray(planes[0], dims=("y", "x"))
@@ -147,10 +131,6 @@ def _properties(ard: ArdProduct, sources: Sequence[pystac.Item]) -> dict[str, An
         "sat:orbit_state": ard.orbit_direction.lower(),
         "sat:relative_orbit": int(ard.relative_orbit),
         "sat:absolute_orbit": int(ard.absolute_orbit),
-        "processing:level": "L2",
-        "processing:lineage": ard.lineage,
-        "processing:software": {"s1stac": __version__},
-        "processing:datetime": datetime_to_str(dt.datetime.now(dt.UTC).replace(microsecond=0)),
     }
     return properties | grid_properties(ard.geobox, cube=False)
 
@@ -167,38 +147,37 @@ def _write(
     sources: Sequence[pystac.Item],
     scheduler: str | None,
 ) -> pystac.Item:
+    """Write the COGs and the thumbnail, then register the item (nothing on failure)."""
     folder = store.item_path(ARD_COLLECTION, item_id).parent
     existed = folder.exists()
+    pol_keys = [p.value.lower() for p in ard.polarisations]
+    layers = [
+        Layer(
+            key,
+            f"{item_id}_{key}.tif",
+            data,
+            ard.extra.get(
+                key.upper() if key in pol_keys else "mask" if key == _MASK_KEY else key, key
+            ),
+            {"sar:polarizations": [key.upper()]} if key in pol_keys else {},
+        )
+        for key, data in _layers(ard).items()
+    ]
     try:
-        layers = _layers(ard)
-        files: dict[str | os.PathLike[str], xr.DataArray] = {
-            folder / f"{item_id}_{key}.tif": layer for key, layer in layers.items()
-        }
-        paths = write_cogs(files, scheduler=scheduler)
-        pol_paths = paths[: len(ard.polarisations)]
-        thumbnail = _thumbnail(pol_paths, folder / f"{item_id}_thumbnail.png")
-        footprint = shapely.geometry.polygon.orient(
-            ard.geobox.footprint(4326, npoints=3).geom, sign=1.0
-        )
-        item = pystac.Item(
-            id=item_id,
-            geometry=shapely.geometry.mapping(footprint),
-            bbox=[float(v) for v in footprint.bounds],
-            datetime=None,
-            start_datetime=_utc(ard.start_time),
-            end_datetime=_utc(ard.stop_time),
+        item = write_product(
+            store,
+            ARD_COLLECTION,
+            item_id,
+            layers=layers,
+            time_range=(_utc(ard.start_time), _utc(ard.stop_time)),
             properties=_properties(ard, sources),
+            sources=sources,
+            scheduler=scheduler,
+            register=False,
+            lineage=ard.lineage,
         )
-        resolution = float(ard.options.resolution)
-        for (key, layer), path in zip(layers.items(), paths, strict=True):
-            fields = _asset_fields(layer, resolution, path.stat().st_size)
-            if key in {p.value.lower() for p in ard.polarisations}:
-                fields["sar:polarizations"] = [key.upper()]
-                title = ard.extra.get(key.upper(), key)
-            else:
-                title = ard.extra.get("mask" if key == _MASK_KEY else key, key)
-            asset = pystac.Asset(str(path), title, None, COG_MEDIA_TYPE, ["data"], fields)
-            item.add_asset(key, asset)
+        pol_paths = [pathlib.Path(item.assets[key].href) for key in pol_keys]
+        thumbnail = _thumbnail(pol_paths, folder / f"{item_id}_thumbnail.png")
         item.add_asset(
             "thumbnail",
             pystac.Asset(
@@ -209,17 +188,12 @@ def _write(
                 ["thumbnail", "overview"],
             ),
         )
-        for source in sources:
-            href = source.get_self_href() or source.id
-            item.add_link(pystac.Link("derived_from", href, pystac.MediaType.GEOJSON, source.id))
-        item.stac_extensions = extension_urls(item.to_dict(include_self_link=False), ARD_COLLECTION)
         written = store.add_items(ARD_COLLECTION, [item])
         item.set_self_href(str(written[0]))
     except BaseException:
         if not existed:
             shutil.rmtree(folder, ignore_errors=True)
         raise
-    log.info("%s: %s (%d layer(s))", ARD_COLLECTION, item_id, len(layers))
     return item
 
 

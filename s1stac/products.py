@@ -55,7 +55,12 @@ __all__ = [
 LOGGER = logging.getLogger(__name__)
 
 COG_MEDIA_TYPE: Final = "image/tiff; application=geotiff; profile=cloud-optimized"
-_LEVELS: Final = {"s1-timeseries": "L2", "s1-timescan": "L3", "s1-mosaic": "L3"}
+_LEVELS: Final = {
+    "s1-ard": "L2",
+    "s1-timeseries": "L2",
+    "s1-timescan": "L3",
+    "s1-mosaic": "L3",
+}
 
 
 @dataclass(frozen=True)
