@@ -31,7 +31,7 @@ from s1stac.pictures import (
     write_timescan_quicklook,
     write_timeseries_animation,
 )
-from s1stac.products import is_complete, item_grid, load_assets, read_small
+from s1stac.products import is_complete, load_assets, load_series, read_small
 from s1stac.timeseries import common_valid_mask
 
 LOGGER = logging.getLogger(__name__)
@@ -260,14 +260,8 @@ def series_cube(item: pystac.Item) -> tuple[str, xr.DataArray]:
     """(polarisation, lazy cube ``(t, y, x)``) of an ``s1-timeseries`` item, as float."""
     keys = [k for k, a in item.assets.items() if "data" in (a.roles or [])]
     pols = item.properties.get("sar:polarizations") or [keys[0].split("_")[0].upper()]
-    times = [
-        np.datetime64(str_to_datetime(item.assets[k].extra_fields["datetime"]).replace(tzinfo=None))
-        for k in keys
-    ]
-    dataset = load_assets([item], keys, item_grid(item, keys[0]))
-    cube = xr.concat([dataset[k].isel(time=0, drop=True) for k in keys], dim="t")
-    cube = cube.assign_coords(t=np.array(times, dtype="datetime64[ns]"))
-    return str(pols[0]), cube.rename(str(pols[0])).assign_attrs(dataset[keys[0]].attrs)
+    cube = load_series(item, keys)
+    return str(pols[0]), cube.rename(str(pols[0]))
 
 
 def quicklook(

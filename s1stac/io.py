@@ -51,6 +51,7 @@ COG_OPTIONS: Final[dict[str, str]] = {
     "OVERVIEWS": "AUTO",
     "OVERVIEW_RESAMPLING": "AVERAGE",
     "BIGTIFF": "IF_SAFER",
+    "NUM_THREADS": "ALL_CPUS",
 }
 """Creation options of the GDAL COG driver."""
 
@@ -188,7 +189,7 @@ def write_cogs(
                 rasterio.shutil.copy(tmp, staged, driver="COG", **COG_OPTIONS)
                 os.replace(staged, path)
             finally:
-                _remove(staged)
+                _remove(staged, tmp)  # disk use: one uncompressed copy less per file done
     finally:
         _remove(*temporary)
     LOGGER.info("wrote %d COG(s): %s", len(jobs), ", ".join(p.name for p, _, _ in jobs))

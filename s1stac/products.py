@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import pathlib
 import shutil
 from collections.abc import Mapping, Sequence
@@ -301,14 +302,29 @@ def item_grid(item: pystac.Item, key: str) -> GeoBox:
     return GeoBox((height, width), Affine(*fields["proj:transform"][:6]), CRS(code))
 
 
+def stack_chunk(n_dates: int, budget: int = 256 * 2**20) -> int:
+    """Side of square spatial chunks holding ``n_dates`` float32 values per pixel in ``budget``.
+
+    A multiple of the 512-pixel COG tiles between 512 and 2048 pixels.
+    """
+    side = int(math.sqrt(budget / (4 * max(n_dates, 1))))
+    return int(min(2048, max(512, side // 512 * 512)))
+
+
 def load_assets(
     items: Sequence[pystac.Item],
     keys: Sequence[str],
     geobox: GeoBox,
     *,
-    chunk: int = 2048,
+    chunk: int | None = None,
 ) -> xr.Dataset:
     """Load assets of items with odc-stac onto ``geobox`` (no resampling on aligned grids).
+
+    Blocks hold every time of their pixels (square spatial chunks of ``chunk`` pixels, by
+    default :func:`stack_chunk` of the number of items): a temporal computation over a stack
+    larger than memory then holds a few blocks per thread.  (With one chunk per time, dask
+    schedules every read of a stack before its first temporal reduction: odc-stac's read tasks
+    share two root tasks.)
 
     Values are float32 with NaN for no-data; integer codes with ``raster:scale`` /
     ``raster:offset`` are decoded (``q * scale + offset``).  Spatial dims are ``(y, x)``
@@ -320,7 +336,11 @@ def load_assets(
         list(items),
         bands=list(keys),
         geobox=geobox,
-        chunks={"x": chunk, "y": chunk},
+        chunks={
+            "time": -1,
+            "x": chunk or stack_chunk(len(items)),
+            "y": chunk or stack_chunk(len(items)),
+        },
         resampling="nearest",
         groupby="id",
     )
@@ -362,3 +382,42 @@ def read_small(paths: Sequence[pathlib.Path], max_size: int = 1024) -> np.ndarra
             values = raw.astype(np.float32) * np.float32(src.scales[0]) + np.float32(src.offsets[0])
             planes.append(np.ma.filled(values, np.nan))
     return np.stack(planes)
+
+
+def load_series(
+    item: pystac.Item, keys: Sequence[str], *, chunk: int | None = None
+) -> xr.DataArray:
+    """Assets ``keys`` of one item (one file per date on one grid) as a lazy ``(t, y, x)`` stack.
+
+    Each asset is handed to odc-stac as an item of its own (its ``datetime`` field, else the
+    item's), so that :func:`load_assets` reads blocks holding every date of their pixels.
+    Values are decoded as there; the ``t`` coordinate is the assets' times.
+    """
+    from pystac.utils import str_to_datetime
+
+    geobox = item_grid(item, keys[0])
+    href = item.get_self_href()
+    base = pathlib.Path(href).parent if href else pathlib.Path.cwd()
+    dates = []
+    for key in keys:
+        if item_grid(item, key) != geobox:
+            raise CatalogError(f"item {item.id!r}: asset {key!r} is not on the grid of {keys[0]!r}")
+        asset = item.assets[key]
+        found = local_path(asset.href, base)
+        when = asset.extra_fields.get("datetime")
+        date = pystac.Item(
+            f"{item.id}-{key}",
+            item.geometry,
+            item.bbox,
+            str_to_datetime(when) if when else item.datetime,
+            {k: v for k, v in item.properties.items() if k.startswith("proj:")},
+        )
+        fields = {k: v for k, v in asset.extra_fields.items() if k != "datetime"}
+        path = str(found[0]) if found is not None and found[1] is None else asset.href
+        date.add_asset(
+            "data",
+            pystac.Asset(path, media_type=asset.media_type, roles=asset.roles, extra_fields=fields),
+        )
+        dates.append(date)
+    layer = load_assets(dates, ["data"], geobox, chunk=chunk)["data"]
+    return layer.rename({"time": "t"})

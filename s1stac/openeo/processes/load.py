@@ -41,6 +41,7 @@ from odc.geo.xr import rasterize
 from pystac.utils import str_to_datetime
 
 from s1stac.catalog import COLLECTIONS, StaticCatalog
+from s1stac.products import stack_chunk
 
 from ..context import BANDS, DIMS, Callback, ProcessContext, SourceItem, T, X, Y
 from ..errors import CollectionNotFound, NoDataAvailable, ProcessParameterInvalid
@@ -50,9 +51,6 @@ from .backscatter import GRD_COLLECTIONS, GrdSelection, grd_selection
 __all__ = ["check_load_collection", "check_load_stac", "load_collection", "load_stac"]
 
 LOGGER = logging.getLogger(__name__)
-
-CHUNK = 2048
-"""Spatial chunk size (pixels) of loaded cubes; one chunk per date."""
 
 _GEOGRAPHIC_DIMS = {"latitude": Y, "longitude": X}
 """odc-stac's dimension names on geographic grids -> the cube's spatial dimensions."""
@@ -304,7 +302,13 @@ def _odc_load(
     items: list[pystac.Item], bands: list[str], geometry: Geometry | None, source: str
 ) -> xr.DataArray:
     grid = _common_grid(items, bands)
-    options: dict[str, Any] = {"chunks": {"x": CHUNK, "y": CHUNK}, "resampling": "nearest"}
+    # blocks hold every date of their pixels (products.stack_chunk): temporal reductions of a
+    # stack larger than memory then run block by block
+    side = stack_chunk(len(items))
+    options: dict[str, Any] = {
+        "chunks": {"time": -1, "x": side, "y": side},
+        "resampling": "nearest",
+    }
     if grid is not None:
         cropped = grid if geometry is None else _crop(grid, geometry)
         if cropped is None:
