@@ -212,7 +212,8 @@ def write_product(
     ------
     CatalogError
         If the item is invalid; on any error nothing is registered and the folder of a new
-        item is removed.
+        item is removed (an item being overwritten is unlisted before its files are
+        replaced: a re-run then redoes it).
     """
     if collection_id not in _LEVELS:
         raise CatalogError(f"collection {collection_id!r} is not a derived product collection")
@@ -220,6 +221,11 @@ def write_product(
         raise CatalogError(f"product {item_id!r} has no layer to write")
     folder = catalog.item_path(collection_id, item_id).parent
     existed = folder.exists()
+    if item_id in catalog.item_ids(collection_id):
+        # overwrite: the old version is unlisted before its files are replaced, so that an
+        # interrupted run leaves no item listed over a mix of old and new files
+        catalog.remove_item(collection_id, item_id)
+        LOGGER.info("%s: %s unlisted, being rewritten", collection_id, item_id)
     try:
         paths = write_cogs(
             {folder / layer.filename: layer.data for layer in layers}, scheduler=scheduler

@@ -20,6 +20,7 @@ from _ard_like import register_ard_like  # noqa: I001 - test helper next to this
 from s1stac import pipeline
 from s1stac.catalog import StaticCatalog, load_collection
 from s1stac.errors import ParameterError
+from s1stac.products import is_complete
 from s1stac.simulate import simulate
 
 DATES = 3
@@ -248,6 +249,28 @@ def test_crash_mid_write_registers_nothing(
     assert not any((store.root / "s1-timeseries").glob("ts_*"))
     monkeypatch.undo()
     assert len(pipeline.timeseries(store, track=117)) == 2
+
+
+def test_crash_while_overwriting_leaves_no_stale_item_listed(
+    ard: pathlib.Path, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = _copy(ard, tmp_path)
+    first = pipeline.timeseries(store, track=117, polarisations=["VV"])
+    assert [i.id for i in first] == store.item_ids("s1-timeseries")
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr("s1stac._pipeline_steps.write_timeseries_animation", crash)
+    with pytest.raises(RuntimeError, match="killed"):
+        pipeline.timeseries(store, track=117, polarisations=["VV"], dtype="uint8", overwrite=True)
+    # the old float32 item is not listed over the new uint8 files
+    assert store.item_ids("s1-timeseries") == []
+    store.validate()
+    monkeypatch.undo()
+    again = pipeline.timeseries(store, track=117, polarisations=["VV"], dtype="uint8")
+    assert [i.id for i in again] == store.item_ids("s1-timeseries")
+    assert is_complete(store, "s1-timeseries", again[0].id)
 
 
 # ---------------------------------------------------------------------------------------------
