@@ -59,6 +59,7 @@ from s1stac.catalog import StaticCatalog
 from s1stac.demo import DEMO_DATES, DemoResult, run_demo
 from s1stac.errors import CatalogError, ParameterError
 from s1stac.products import Layer, grid_properties, item_grid, write_product
+from s1stac.timescan import metric_range
 from s1stac.timescan import timescan as compute_timescan
 from s1stac.timeseries import multitemporal_speckle_filter, scale_to_int
 from s1stac.timeseries import to_db as convert_to_db
@@ -270,6 +271,7 @@ def timescan_products(
     remove_outliers: bool = True,
     percentiles: Sequence[float] = (5, 95),
     track: str | int | None = None,
+    dtype: str = "float32",
     overwrite: bool = False,
     scheduler: str | None = None,
     progress: bool = False,
@@ -284,6 +286,10 @@ def timescan_products(
         As :func:`s1stac.timescan.timescan` (dB series are averaged in linear power).
     track
         Relative orbit to process; default every track.
+    dtype
+        ``float32`` (NaN no-data) or, as OST for integer time series, ``uint8`` / ``uint16``
+        codes of each metric's range (:func:`s1stac.timescan.metric_range`; 0 = no data,
+        ``raster:scale`` / ``raster:offset`` decode them).
     overwrite, scheduler, progress
         As :func:`timeseries`.
 
@@ -293,6 +299,8 @@ def timescan_products(
         One item per track: one COG per polarisation and metric (asset ``vv_avg``...) and the
         RGB quick-look PNG (VV avg, VH avg, VV cov) when both polarisations are there.
     """
+    if dtype not in ("float32", "uint8", "uint16"):
+        raise ParameterError(f"dtype={dtype!r}: choose 'float32', 'uint8' or 'uint16'")
     store = _catalog(catalog)
     groups = by_track(
         store.items("s1-timeseries"), None if track is None else str(track), "s1-timeseries"
@@ -329,9 +337,11 @@ def timescan_products(
                 layer = result.sel(metric=metric, drop=True).drop_vars(
                     "metric_units", errors="ignore"
                 )
-                layer = (
-                    layer.astype(np.float32).rename(f"{pol} {metric}").assign_attrs(units=str(unit))
-                )
+                layer = layer.astype(np.float32).assign_attrs(units=str(unit))
+                if dtype != "float32":
+                    low, high = metric_range(str(metric), str(unit), dtype)
+                    layer = scale_to_int(layer, dtype, low=low, high=high)  # type: ignore[arg-type]
+                layer = layer.rename(f"{pol} {metric}")
                 layers.append(
                     Layer(
                         f"{pol.lower()}_{metric}",
@@ -359,7 +369,8 @@ def timescan_products(
                 scheduler=scheduler,
                 register=False,
                 lineage=f"OST timescan of {len(items)} time series: {', '.join(labels)}"
-                + (", outliers removed" if remove_outliers else ""),
+                + (", outliers removed" if remove_outliers else "")
+                + ("" if dtype == "float32" else f", {dtype} codes"),
             )
             png = store.item_path("s1-timescan", item_id).parent / f"{item_id}_quicklook.png"
             if quicklook(product, pols, labels, png):

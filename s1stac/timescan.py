@@ -89,6 +89,40 @@ def _metric_labels(metrics: Sequence[str], percentiles: Sequence[float]) -> list
     return labels
 
 
+def metric_range(label: str, unit: str, dtype: str = "uint16") -> tuple[float, float]:
+    """Range ``(low, high)`` that OST scales a metric into for integer output (§4.2).
+
+    Metrics in dB (avg, max, min, median, percentiles, model_mean) span -30..5 dB; std in
+    linear power 1e-5..0.2; cov 1e-5..1; amplitude and trend -5..5; phase -pi..pi; residuals
+    -10..10 (OST's table); std of dB values (no power conversion) 1e-5..10 dB.  ``count`` is
+    kept exact: codes ``count + 1`` of :func:`s1stac.timeseries.scale_to_int` for ``dtype``.
+
+    Raises
+    ------
+    ParameterError
+        For a level metric that is not in dB: OST's ranges are those of dB backscatter.
+    """
+    if label == "count":
+        return 0.0, 254.0 if dtype == "uint8" else 65534.0
+    fixed = {
+        "cov": (1e-5, 1.0),
+        "amplitude": (-5.0, 5.0),
+        "trend": (-5.0, 5.0),
+        "phase": (-np.pi, np.pi),
+        "residuals": (-10.0, 10.0),
+    }
+    if label in fixed:
+        return fixed[label]
+    if label == "std":
+        return (1e-5, 10.0) if unit == "dB" else (1e-5, 0.2)
+    if unit != "dB":
+        raise ParameterError(
+            f"metric {label!r} is in {unit!r}: integer output scales dB values (-30..5 dB); "
+            "convert the time series to dB or keep dtype='float32'."
+        )
+    return -30.0, 5.0
+
+
 def _units(label: str, to_power: bool, unit: str) -> str:
     if label in ("count", "cov"):
         return "1"

@@ -156,6 +156,49 @@ def _class_means(
     return out
 
 
+# OST's ranges of the metrics for integer output (OST_SPEC.md §4.2)
+_RANGES = {"avg": (-30, 5), "p5": (-30, 5), "p95": (-30, 5), "std": (1e-5, 0.2), "cov": (1e-5, 1)}
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16"])
+def test_integer_timescan_decodes_to_the_float_one(
+    chain: pathlib.Path, tmp_path: pathlib.Path, dtype: str
+) -> None:
+    store = _copy(chain, tmp_path)
+    metrics = ["avg", "std", "cov", "count", "percentiles"]
+    floats = pipeline.timescan_products(store, metrics=metrics, track=117, overwrite=True)[0]
+    base = store.item_path("s1-timescan", floats.id).parent
+    expected = {
+        k: _read(str(base / a.href))[0] for k, a in floats.assets.items() if k != "quicklook"
+    }
+    codes = pipeline.timescan_products(
+        store, metrics=metrics, track=117, dtype=dtype, overwrite=True
+    )[0]
+    assert codes.id == floats.id and set(codes.assets) == set(floats.assets)
+    levels = {"uint8": 255, "uint16": 65535}[dtype]
+    for key, want in expected.items():
+        with rasterio.open(base / codes.assets[key].href) as src:
+            assert src.dtypes[0] == dtype and src.nodata == 0
+            raw = src.read(1)
+            got = np.where(raw == 0, np.nan, raw * src.scales[0] + src.offsets[0])
+        np.testing.assert_array_equal(raw == 0, np.isnan(want), err_msg=key)  # 0 = no data only
+        metric = key.split("_")[1]
+        if metric == "count":
+            np.testing.assert_array_equal(got, want)  # exact
+            continue
+        low, high = _RANGES[metric]
+        step = (high - low) / (levels - 1)
+        assert codes.assets[key].extra_fields["raster:scale"] == pytest.approx(step)
+        err = np.abs(got - np.clip(want, low, high))[np.isfinite(want)]
+        assert err.max() <= step / 2 + 1e-6 * (high - low), (key, err.max(), step)
+    store.validate()
+
+
+def test_timescan_dtype_is_checked(chain: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    with pytest.raises(ParameterError, match="dtype='int8'"):
+        pipeline.timescan_products(chain, dtype="int8")
+
+
 def test_timescan_avg_recovers_the_class_means(chain: pathlib.Path, sim: pathlib.Path) -> None:
     store = StaticCatalog(chain)
     truth = json.loads((sim / "truth" / "truth.json").read_text())
