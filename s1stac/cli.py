@@ -377,3 +377,12 @@ def user_add(
     except S1StacError as error:
         raise _fail(error) from error
     typer.echo(f"user {name} stored in {path}")
+
+
+def _register_product_commands() -> None:
+    from s1stac._cli_products import register
+
+    register(app, _fail)
+
+
+_register_product_commands()

@@ -502,3 +502,41 @@ def test_timeseries_mosaic_pairs_dates_and_keeps_single_track_pixels(
         row = round((t_asc.f - transform.f) / transform.e)
         west = mosaic[row : row + single.shape[0], : col - 1]
         np.testing.assert_allclose(west, single[:, : col - 1], rtol=0, atol=1e-4)
+
+
+# ---------------------------------------------------------------------------------------------
+# the same steps from the command line
+
+
+def test_cli_steps_write_the_products_of_the_python_api(
+    ard: pathlib.Path, chain: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from s1stac.cli import app
+
+    store = _copy(ard, tmp_path)
+    runner = CliRunner()
+    for command in (["timeseries"], ["timescan"], ["mosaic"]):
+        result = runner.invoke(app, [*command, "--catalog", str(store.root)])
+        assert result.exit_code == 0, result.output
+    reference = StaticCatalog(chain)
+    for collection in ("s1-timeseries", "s1-timescan", "s1-mosaic"):
+        assert store.item_ids(collection) == reference.item_ids(collection)
+        for item_id in store.item_ids(collection):
+            ours = sorted((store.item_path(collection, item_id).parent).glob("*.tif"))
+            theirs = sorted((reference.item_path(collection, item_id).parent).glob("*.tif"))
+            assert [p.name for p in ours] == [p.name for p in theirs]
+            for a, b in zip(ours, theirs, strict=True):
+                np.testing.assert_array_equal(_read(str(a))[0], _read(str(b))[0])
+    # complete products are skipped on a re-run
+    files = sorted(store.root.glob("s1-timescan/*/*"))
+    before = [f.stat().st_mtime_ns for f in files]
+    result = runner.invoke(app, ["timescan", "--catalog", str(store.root)])
+    assert result.exit_code == 0, result.output
+    assert [f.stat().st_mtime_ns for f in files] == before
+    result = runner.invoke(app, ["timescan", "--catalog", str(store.root), "--dtype", "int8"])
+    assert result.exit_code == 2
+    assert "dtype='int8'" in result.output and "Traceback" not in result.output
+    result = runner.invoke(app, ["mosaic", "--catalog", str(tmp_path / "nothing")])
+    assert result.exit_code == 2 and "error:" in result.output

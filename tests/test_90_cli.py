@@ -23,6 +23,9 @@ COMMANDS = [
     "processes",
     "serve",
     "version",
+    "timeseries",
+    "timescan",
+    "mosaic",
 ]
 
 
