@@ -126,28 +126,36 @@ def run_timescan(root: pathlib.Path, threads: int) -> None:
     print(f"CHILD {wall:.3f} {cpu:.3f} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}")
 
 
-def check_window(root: pathlib.Path, n_t: int, size: int) -> float:
-    """Largest relative difference of the result to numpy on a 256 x 256 window."""
+def check_window(root: pathlib.Path, size: int) -> tuple[float, float]:
+    """Largest differences to numpy on a 256 x 256 window: (dB metrics in dB, std/cov relative).
+
+    ``count`` must be equal and the NaN pattern of every metric the same.
+    """
     store = StaticCatalog(root)
     series = store.get_item("s1-timeseries", ITEM_ID)
     scan = next(iter(store.items("s1-timescan")))
     row = col = size // 2 - 128
     window = rasterio.windows.Window(col, row, 256, 256)
     keys = sorted(k for k, a in series.assets.items() if "data" in (a.roles or []))
-    stack = np.stack([read(store, series, key, window) for key in keys])
+    # float64 reference: in float32, numpy puts a value that lies on the outlier bound m + 2 s
+    # (relative distance 6e-8 for one pixel of the 29 GB run) on the other side of it
+    stack = np.stack([read(series, key, window) for key in keys]).astype(np.float64)
     expected = numpy_block(stack)
-    worst = 0.0
+    db = linear = 0.0
     for i, metric in enumerate(METRICS):
-        got = read(store, scan, f"vv_{metric}", window)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rel = np.abs(got - expected[i]) / np.maximum(np.abs(expected[i]), 1e-6)
-        worst = max(worst, float(np.nanmax(rel)))
-        if not np.array_equal(np.isnan(got), np.isnan(expected[i])):
+        got, want = read(scan, f"vv_{metric}", window), expected[i]
+        if not np.array_equal(np.isnan(got), np.isnan(want)):
             raise AssertionError(f"{metric}: NaN pattern differs from numpy")
-    return worst
+        if metric == "count":
+            np.testing.assert_array_equal(got, want)
+        elif metric in ("std", "cov"):
+            linear = max(linear, float(np.nanmax(np.abs(got - want) / np.abs(want))))
+        else:
+            db = max(db, float(np.nanmax(np.abs(got - want))))
+    return db, linear
 
 
-def read(store: StaticCatalog, item, key: str, window) -> np.ndarray:  # type: ignore[no-untyped-def]
+def read(item, key: str, window) -> np.ndarray:  # type: ignore[no-untyped-def]
     found = local_path(item.assets[key].href, pathlib.Path(item.get_self_href()).parent)
     assert found is not None
     with rasterio.open(found[0]) as dataset:
@@ -192,8 +200,11 @@ def main() -> None:
             f" {stack_gb / wall_s:.3f} GB/s of float32 stack, cpu {float(cpu):.0f} s,"
             f" peak RSS {rss:.2f} GB = {rss / stack_gb * 100:.1f} % of the stack"
         )
-        print(f"result vs numpy on a 256 x 256 window: max relative difference "
-              f"{check_window(root, args.t, args.size):.2e}")  # fmt: skip
+        db, linear = check_window(root, args.size)
+        print(
+            f"vs numpy nan-functions on a 256 x 256 window: dB metrics within {db:.1e} dB,"
+            f" std/cov within {linear:.1e} relative, count equal"
+        )
     finally:
         if args.workdir is None and not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
