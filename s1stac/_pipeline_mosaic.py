@@ -23,12 +23,12 @@ from s1stac._pipeline_steps import (
     POLARISATIONS,
     by_track,
     inherited,
-    quicklook,
     register,
     series_cube,
     skip,
     span,
     stamp,
+    write_metrics,
     writing,
 )
 from s1stac.aoi import AoiLike, read_aoi
@@ -138,28 +138,22 @@ def mosaic_products(
         **grid_properties(layers[0].data.odc.geobox, cube=False),
     }
     properties |= {k: v for k, v in inherited(items).items() if not k.startswith("sat:")}
-    with writing(store, "s1-mosaic", [item_id]):
-        product = write_product(
-            store,
-            "s1-mosaic",
-            item_id,
-            layers=layers,
-            time_range=(start, end),
-            properties=properties,
-            sources=items,
-            scheduler=scheduler,
-            register=False,
-            lineage=f"mosaic of {len(items)} timescan(s)"
-            + (", harmonised" if harmonise else "")
-            + (", cut to the AOI" if aoi is not None else ""),
-        )
-        png = store.item_path("s1-mosaic", item_id).parent / f"{item_id}_quicklook.png"
-        if quicklook(product, pols, labels, png):
-            product.add_asset(
-                "quicklook",
-                pystac.Asset(str(png), "mosaic RGB quick-look", None, "image/png", ["overview"]),
-            )
-        register(store, "s1-mosaic", [product])
+    product = write_metrics(
+        store,
+        "s1-mosaic",
+        item_id,
+        pols=pols,
+        labels=labels,
+        title="mosaic",
+        layers=layers,
+        time_range=(start, end),
+        properties=properties,
+        sources=items,
+        scheduler=scheduler,
+        lineage=f"mosaic of {len(items)} timescan(s)"
+        + (", harmonised" if harmonise else "")
+        + (", cut to the AOI" if aoi is not None else ""),
+    )
     return [product]
 
 

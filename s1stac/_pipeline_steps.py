@@ -31,7 +31,7 @@ from s1stac.pictures import (
     write_timescan_quicklook,
     write_timeseries_animation,
 )
-from s1stac.products import is_complete, load_assets, load_series, read_small
+from s1stac.products import is_complete, load_assets, load_series, read_small, write_product
 from s1stac.timeseries import common_valid_mask
 
 LOGGER = logging.getLogger(__name__)
@@ -262,6 +262,32 @@ def series_cube(item: pystac.Item) -> tuple[str, xr.DataArray]:
     pols = item.properties.get("sar:polarizations") or [keys[0].split("_")[0].upper()]
     cube = load_series(item, keys)
     return str(pols[0]), cube.rename(str(pols[0]))
+
+
+def write_metrics(
+    store: StaticCatalog,
+    collection: str,
+    item_id: str,
+    *,
+    pols: Sequence[str],
+    labels: Sequence[str],
+    title: str,
+    **product: Any,
+) -> pystac.Item:
+    """Write a product of metric layers (timescan, mosaic) with its RGB quick-look; register it.
+
+    ``product`` holds the arguments of :func:`write_product`; on any error nothing is registered.
+    """
+    with writing(store, collection, [item_id]):
+        item = write_product(store, collection, item_id, register=False, **product)
+        png = store.item_path(collection, item_id).parent / f"{item_id}_quicklook.png"
+        if quicklook(item, pols, labels, png):
+            item.add_asset(
+                "quicklook",
+                pystac.Asset(str(png), f"{title} RGB quick-look", None, "image/png", ["overview"]),
+            )
+        register(store, collection, [item])
+    return item
 
 
 def quicklook(

@@ -47,12 +47,12 @@ from s1stac._pipeline_steps import (
     load_stacks,
     ls_stack,
     pol_keys,
-    quicklook,
     register,
     series_cube,
     skip,
     span,
     stamp,
+    write_metrics,
     writing,
 )
 from s1stac.catalog import StaticCatalog
@@ -357,29 +357,21 @@ def timescan_products(
             "sar:polarizations": pols,
             **grid_properties(grid, bands=[layer.key for layer in layers]),
         }
-        with writing(store, "s1-timescan", [item_id]):
-            product = write_product(
-                store,
-                "s1-timescan",
-                item_id,
-                layers=layers,
-                time_range=(start, end),
-                properties=properties,
-                sources=items,
-                scheduler=scheduler,
-                register=False,
-                lineage=f"OST timescan of {len(items)} time series: {', '.join(labels)}"
-                + (", outliers removed" if remove_outliers else "")
-                + ("" if dtype == "float32" else f", {dtype} codes"),
-            )
-            png = store.item_path("s1-timescan", item_id).parent / f"{item_id}_quicklook.png"
-            if quicklook(product, pols, labels, png):
-                product.add_asset(
-                    "quicklook",
-                    pystac.Asset(
-                        str(png), "timescan RGB quick-look", None, "image/png", ["overview"]
-                    ),
-                )
-            register(store, "s1-timescan", [product])
+        product = write_metrics(
+            store,
+            "s1-timescan",
+            item_id,
+            pols=pols,
+            labels=labels,
+            title="timescan",
+            layers=layers,
+            time_range=(start, end),
+            properties=properties,
+            sources=items,
+            scheduler=scheduler,
+            lineage=f"OST timescan of {len(items)} time series: {', '.join(labels)}"
+            + (", outliers removed" if remove_outliers else "")
+            + ("" if dtype == "float32" else f", {dtype} codes"),
+        )
         results.append(product)
     return results
