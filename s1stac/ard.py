@@ -17,8 +17,8 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any, Literal, get_args
+from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -27,7 +27,16 @@ import xarray as xr
 from odc.geo.geobox import GeoBox
 
 from s1stac import radiometry
-from s1stac.dem import DemSource, GeoidChoice, load_dem
+from s1stac.ard_options import (
+    CALIBRATION_OF,
+    LONG_NAME_OF,
+    ArdOptions,
+    ArdProduct,
+    ExtraBand,
+    ProductType,
+    SpeckleMethod,
+)
+from s1stac.dem import DemSource, load_dem
 from s1stac.errors import ParameterError, ProductError
 from s1stac.geocoding import (
     GeocodingPlan,
@@ -48,123 +57,22 @@ from s1stac.terrain import (
     simulate_terrain,
     terrain_flattening,
 )
-from s1stac.types import CalibrationKind, Polarisation
+from s1stac.types import Polarisation
 
-__all__ = ["ArdOptions", "ArdProduct", "ExtraBand", "ProductType", "backscatter", "process_ard"]
+__all__ = [
+    "ArdOptions",
+    "ArdProduct",
+    "ExtraBand",
+    "ProductType",
+    "SpeckleMethod",
+    "backscatter",
+    "process_ard",
+]
 
 log = logging.getLogger(__name__)
 
-ProductType = Literal["GTC-sigma0", "GTC-gamma0", "RTC-gamma0"]
-ExtraBand = Literal[
-    "mask", "local_incidence_angle", "ellipsoid_incidence_angle", "contributing_area"
-]
-SpeckleMethod = Literal["boxcar", "lee", "refined_lee"]
-
-_CALIBRATION: dict[str, CalibrationKind] = {
-    "GTC-sigma0": "sigmaNought",
-    "GTC-gamma0": "gamma",
-    "RTC-gamma0": "betaNought",
-}
-_LONG_NAME = {
-    "GTC-sigma0": "sigma nought (ellipsoid area)",
-    "GTC-gamma0": "gamma nought (ellipsoid area)",
-    "RTC-gamma0": "terrain-flattened gamma nought",
-}
 _READ_LINES = 512  # full-resolution lines per chunk of the (strip-organised) measurements
 _DEM_STATS = 16  # native DEM pixels per side of the cells of the coarse height range
-
-
-@dataclass(frozen=True)
-class ArdOptions:
-    """Parameters of the ARD stage (OST ``single_ARD``, ``OST_SPEC.md`` §1.2)."""
-
-    product_type: ProductType = "RTC-gamma0"
-    """GTC-sigma0, GTC-gamma0 (ellipsoid) or RTC-gamma0 (terrain flattened)."""
-    resolution: float = 20.0
-    """Output pixel spacing in metres (degrees = metres / 6378137 * 180 / pi for EPSG:4326)."""
-    crs: str = "EPSG:4326"
-    """Output CRS: EPSG:4326, any EPSG code in metres, or AUTO:42001 (UTM zone)."""
-    polarisations: tuple[Polarisation, ...] | None = None
-    """Polarisations to process; all of the product when None."""
-    speckle_filter: SpeckleMethod | None = None
-    """Spatial speckle filter applied after multilooking (``refined_lee`` as OST)."""
-    extra_bands: tuple[ExtraBand, ...] = ()
-    """Also produce these bands (mask, incidence angles, contributing area)."""
-    noise_removal: bool = True
-    """Remove the annotated thermal noise."""
-    border_noise: bool = True
-    """Blank the GRD border noise (OST algorithm)."""
-    resampling: Resampling = "bicubic"
-    """Interpolation of the radar images onto the map grid."""
-    dem_geoid: GeoidChoice = "auto"
-    """Height reference of the DEM (see :func:`s1stac.dem.load_dem`)."""
-    aoi: GeometryLike | None = None
-    """Process only this lon/lat area (subset); the whole scene when None."""
-    chunk_size: int = 2048
-    """Output chunk size in pixels (y and x)."""
-    terrain_oversampling: int = 2
-    """DEM samples per multilooked radar pixel (per axis) of the terrain simulation."""
-
-    def __post_init__(self) -> None:
-        checks: list[tuple[str, Any, tuple[Any, ...]]] = [
-            ("product_type", self.product_type, get_args(ProductType)),
-            ("resampling", self.resampling, get_args(Resampling)),
-            ("speckle_filter", self.speckle_filter, (None, *get_args(SpeckleMethod))),
-        ]
-        for name, value, allowed in checks:
-            if value not in allowed:
-                raise ParameterError(f"{name}={value!r} unknown: choose one of {list(allowed)}")
-        for band in self.extra_bands:
-            if band not in get_args(ExtraBand):
-                raise ParameterError(
-                    f"extra band {band!r} unknown: choose among {list(get_args(ExtraBand))}"
-                )
-        res = self.resolution
-        if isinstance(res, bool) or not isinstance(res, int | float) or not np.isfinite(res):
-            raise ParameterError(f"resolution={res!r} must be a positive number of metres")
-        if res <= 0:
-            raise ParameterError(f"resolution={res!r} must be a positive number of metres")
-        if not isinstance(self.chunk_size, int) or self.chunk_size < 64:
-            raise ParameterError(f"chunk_size={self.chunk_size!r} must be an integer >= 64")
-        if not isinstance(self.terrain_oversampling, int) or self.terrain_oversampling < 1:
-            raise ParameterError(f"terrain_oversampling={self.terrain_oversampling!r} must be >= 1")
-        if self.polarisations is not None:
-            pols = []
-            for pol in self.polarisations:
-                try:
-                    pols.append(Polarisation(str(pol).upper()))
-                except ValueError as err:
-                    choices = [p.value for p in Polarisation]
-                    raise ParameterError(
-                        f"polarisation {pol!r} unknown: choose among {choices}"
-                    ) from err
-            object.__setattr__(self, "polarisations", tuple(pols))
-
-
-@dataclass(frozen=True, eq=False)
-class ArdProduct:
-    """The lazy ARD of one acquisition and what a STAC item needs to describe it."""
-
-    dataset: xr.Dataset
-    """One float32 variable per polarisation (linear, NaN no-data) plus the extra bands."""
-    sources: tuple[str, ...]
-    """Names of the GRD products (slices in azimuth order)."""
-    options: ArdOptions
-    geobox: GeoBox
-    """Output grid (aligned to multiples of the pixel size)."""
-    polarisations: tuple[Polarisation, ...]
-    start_time: np.datetime64
-    stop_time: np.datetime64
-    platform: str
-    orbit_direction: str
-    relative_orbit: int
-    absolute_orbit: int
-    looks: int
-    """Multilook factor applied along azimuth and range."""
-    lineage: str
-    """Human-readable processing history (for ``processing:lineage``)."""
-    extra: dict[str, str] = field(default_factory=dict)
-    """Long names of the variables of ``dataset``."""
 
 
 def _open(products: Any) -> list[Product]:
@@ -213,7 +121,7 @@ def _check_measurement(product: Product, pol: Polarisation, dn: xr.DataArray) ->
 def _intensity_and_lut(
     products: list[Product], pol: Polarisation, options: ArdOptions
 ) -> tuple[xr.DataArray, xr.DataArray, tuple[radiometry.SliceOffset, ...]]:
-    kind = _CALIBRATION[options.product_type]
+    kind = CALIBRATION_OF[options.product_type]
     intensities, luts = [], []
     for product in products:
         ann = product.annotation(pol)
@@ -326,7 +234,7 @@ def _radar_images(
             intensity = radiometry.remove_border_noise(intensity, limits=limits)
         intensity, lut = intensity.isel(pixel=pixels), lut.isel(pixel=pixels)
         models.append(full.crop(lines, pixels))
-        image = radiometry.calibrate(intensity, lut, kind=_CALIBRATION[options.product_type])
+        image = radiometry.calibrate(intensity, lut, kind=CALIBRATION_OF[options.product_type])
         image = radiometry.multilook(image.drop_vars(["line", "pixel"]), looks, looks)
         if options.speckle_filter is not None:
             image = apply_speckle_filter(image, options.speckle_filter)
@@ -346,7 +254,10 @@ def _layers(
         if simulation is not None and options.product_type == "RTC-gamma0":
             image = terrain_flattening(image, simulation)
         layer = image_layer(image, plan, method=options.resampling)
-        attrs = {"long_name": f"{_LONG_NAME[options.product_type]} {pol.value}", "units": "m2 m-2"}
+        attrs = {
+            "long_name": f"{LONG_NAME_OF[options.product_type]} {pol.value}",
+            "units": "m2 m-2",
+        }
         layers.append(replace(layer, name=pol.value, attrs=attrs))
     for band in options.extra_bands:
         if band in ("local_incidence_angle", "ellipsoid_incidence_angle"):
@@ -468,7 +379,7 @@ def _lineage(products: list[Product], options: ArdOptions, looks: int) -> str:
         steps.append("subset to the AOI")
     if options.border_noise:
         steps.append("GRD border noise removal")
-    steps.append(f"calibration to {_CALIBRATION[options.product_type]}")
+    steps.append(f"calibration to {CALIBRATION_OF[options.product_type]}")
     if looks > 1:
         steps.append(f"multilook {looks}x{looks}")
     if options.speckle_filter:
