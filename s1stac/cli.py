@@ -116,6 +116,35 @@ def inventory(
 
 
 @app.command()
+def download(
+    items: Annotated[
+        list[str] | None,
+        typer.Argument(help="GRD item ids (default: every item whose product is not local)."),
+    ] = None,
+    catalog: CatalogOption = pathlib.Path("catalog"),
+    dest: Annotated[
+        pathlib.Path, typer.Option("--dest", help="Folder receiving the zips / SAFE folders.")
+    ] = pathlib.Path("downloads"),
+    token: Annotated[
+        str | None,
+        typer.Option(
+            help="Bearer token of the provider (default $S1STAC_TOKEN; ~/.netrc is read too)."
+        ),
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Files fetched at the same time.")] = 4,
+) -> None:
+    """Download the products of GRD items found in a STAC API and register them locally."""
+    from s1stac.download import download as run_download
+
+    try:
+        paths = run_download(catalog, items, dest=dest, token=token, workers=workers, progress=True)
+    except S1StacError as error:
+        raise _fail(error) from error
+    for path in paths:
+        typer.echo(str(path))
+
+
+@app.command()
 def ard(
     products: Annotated[
         list[str],

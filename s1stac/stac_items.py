@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import pathlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -172,11 +173,19 @@ def product_path(item: pystac.Item) -> pathlib.Path:
     """Path of the SAFE folder or zip a GRD item was made from (via its manifest asset)."""
     asset = item.assets.get("manifest")
     if asset is None:
-        raise CatalogError(f"item {item.id!r} has no 'manifest' asset: not a GRD item of s1stac")
+        raise CatalogError(
+            f"item {item.id!r} has no 'manifest' asset (a GRD item of another producer): "
+            f"download its product first: s1stac download {item.id} --catalog CATALOG"
+        )
     href = asset.href
     if href.startswith("zip+file://"):
         return pathlib.Path(href.removeprefix("zip+file://").split("!/", 1)[0])
-    return pathlib.Path(asset.get_absolute_href() or href).parent
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.\-]+://", href) and not href.startswith("file://"):
+        raise CatalogError(
+            f"item {item.id!r}: the product is remote ({href}); download it first: "
+            f"s1stac download {item.id} --catalog CATALOG"
+        )
+    return pathlib.Path(asset.get_absolute_href() or href.removeprefix("file://")).parent
 
 
 def _assets(product: Product) -> dict[str, pystac.Asset]:

@@ -25,6 +25,7 @@ COMMANDS = [
     "version",
     "timeseries",
     "timescan",
+    "download",
     "mosaic",
 ]
 
