@@ -395,7 +395,15 @@ def _resample(
             part = dst[r0:r1, c0:c1]
             win = _window(src, part)
             offset = (win[0].start, win[1].start)
-            task = dask.delayed(_resample_block)(native.data[win], src, offset, part, method, geoid)
+            # chunks of the window as separate delayed values: native chunks stay shared tasks
+            # read once (a single delayed of the slice fuses a private read per output block)
+            window = native.data[win]
+            values = (
+                window.to_delayed(optimize_graph=False).tolist()
+                if isinstance(window, da.Array)
+                else [[window]]
+            )
+            task = dask.delayed(_resample_block)(values, src, offset, part, method, geoid)
             line.append(da.from_delayed(task, (r1 - r0, c1 - c0), dtype=np.float32))
         blocks.append(line)
     data: Any = da.block(blocks)
@@ -416,13 +424,14 @@ def _window(src: GeoBox, part: GeoBox) -> tuple[slice, slice]:
 
 
 def _resample_block(
-    values: npt.NDArray[Any],
+    parts: list[list[npt.NDArray[Any]]],
     src: GeoBox,
     offset: tuple[int, int],
     dst: GeoBox,
     method: Resampling,
     geoid: pathlib.Path | None,
 ) -> npt.NDArray[np.float32]:
+    values = np.block(parts) if parts and parts[0] else np.empty((0, 0), dtype=np.float32)
     if values.size == 0:
         return np.full(dst.shape, np.nan, dtype=np.float32)
     x, y = _centres(dst, src.crs)
