@@ -27,6 +27,7 @@ import pyproj
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from s1stac import dateline
 from s1stac.errors import AoiError
 
 log = logging.getLogger(__name__)
@@ -116,10 +117,18 @@ def _short(text: str, limit: int = 80) -> str:
 
 def _parse_bbox(text: str, parameter: str) -> BaseGeometry:
     minx, miny, maxx, maxy = (float(part) for part in text.split(","))
-    if not (minx < maxx and miny < maxy):
+    # west > east is a box across the antimeridian (RFC 7946 §5.2) when it is then narrower
+    # than half the globe ("179,-17,-179,-16"); otherwise the corners were swapped
+    across = minx > maxx and minx - maxx > 180.0 and -180.0 <= maxx and minx <= 180.0
+    if not ((minx < maxx or across) and miny < maxy):
         raise AoiError(
             f"{parameter} bbox {text!r} is empty or inverted: write it as "
-            "'minx,miny,maxx,maxy' (west,south,east,north) in degrees."
+            "'minx,miny,maxx,maxy' (west,south,east,north) in degrees; across the antimeridian "
+            "west is greater than east ('179,-17,-179,-16')."
+        )
+    if across:
+        return shapely.MultiPolygon(
+            [shapely.box(minx, miny, 180.0, maxy), shapely.box(-180.0, miny, maxx, maxy)]
         )
     return shapely.box(minx, miny, maxx, maxy)
 
@@ -166,7 +175,7 @@ def _check(geometry: BaseGeometry, source: str, parameter: str) -> BaseGeometry:
     if not geometry.is_valid:
         log.info("%s: invalid geometry repaired with shapely.make_valid", source)
         geometry = shapely.make_valid(geometry)
-    polygons = _polygonal_part(geometry)
+    polygons = dateline.split(_polygonal_part(geometry))
     if polygons.is_empty or polygons.area == 0.0:
         raise AoiError(
             f"{source}: the area of interest is a {geometry.geom_type} without area; the "
@@ -198,7 +207,7 @@ def equal_area_crs(geometry: BaseGeometry) -> pyproj.CRS:
     Areas are exact in this projection wherever they are; centring keeps shapes (and thus
     the straight-edge approximation of densified polygons) faithful around the AOI.
     """
-    centre = geometry.centroid if not geometry.is_empty else shapely.Point(0.0, 0.0)
+    centre = dateline.centre(geometry)
     return pyproj.CRS.from_proj4(
         f"+proj=laea +lat_0={centre.y:.6f} +lon_0={centre.x:.6f} +ellps=WGS84 +units=m +no_defs"
     )

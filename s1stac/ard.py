@@ -26,7 +26,7 @@ import shapely
 import xarray as xr
 from odc.geo.geobox import GeoBox
 
-from s1stac import radiometry
+from s1stac import dateline, radiometry
 from s1stac.ard_options import (
     CALIBRATION_OF,
     LONG_NAME_OF,
@@ -318,6 +318,11 @@ def process_ard(
             if product.measurement_href(pol) is None:
                 product.open_measurement(pol)
     footprint = shapely.union_all([p.manifest.footprint for p in opened])
+    if dateline.is_split(footprint):
+        raise ParameterError(
+            f"{opened[0].name}: the scene crosses the antimeridian (180th meridian), which the "
+            "ARD stage does not support yet; the inventory and catalog handle it"
+        )
     area = footprint
     if options.aoi is not None:
         area = footprint.intersection(as_geometry(options.aoi).to_crs("EPSG:4326").geom)

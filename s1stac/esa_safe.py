@@ -21,6 +21,7 @@ import numpy as np
 import shapely
 from lxml import etree
 
+from .dateline import split
 from .errors import ProductError
 from .types import (
     Annotation,
@@ -172,7 +173,7 @@ def _optional_time(root: Element, path: str, source: str) -> np.datetime64 | Non
     return _time(found.text, path, source)
 
 
-def _footprint(root: Element, source: str) -> shapely.Polygon:
+def _footprint(root: Element, source: str) -> shapely.Polygon | shapely.MultiPolygon:
     text = _manifest_value(root, ".//safe:footPrint/gml:coordinates", source)
     try:
         # NOTE: gml:coordinates are "lat,lon lat,lon ..."; shapely wants (lon, lat).
@@ -180,10 +181,14 @@ def _footprint(root: Element, source: str) -> shapely.Polygon:
         polygon = shapely.Polygon([(lon, lat) for lat, lon in latlon])
     except (ValueError, shapely.errors.GEOSException) as exc:
         raise ProductError(f"{source}: cannot read the footprint from {text!r}") from exc
-    if len(latlon) < 3 or not polygon.is_valid:
+    if len(latlon) < 3:
         raise ProductError(f"{source}: footprint {text!r} is not a valid polygon")
-    # RFC 7946 (GeoJSON) wants exterior rings counter-clockwise.
-    return shapely.geometry.polygon.orient(polygon, sign=1.0)
+    # RFC 7946 (GeoJSON) wants exterior rings counter-clockwise, and a scene that crosses the
+    # antimeridian split into a MultiPolygon there
+    footprint = split(polygon)
+    if not footprint.is_valid:
+        raise ProductError(f"{source}: footprint {text!r} is not a valid polygon")
+    return footprint
 
 
 def _top_processing(root: Element, source: str) -> Element:

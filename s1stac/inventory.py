@@ -31,6 +31,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 from tqdm import tqdm
 
+from s1stac import dateline
 from s1stac import refinement as _refinement
 from s1stac.aoi import AoiLike, read_aoi
 from s1stac.catalog import StaticCatalog
@@ -451,15 +452,17 @@ def _no_product_message(aoi: AoiLike | None, area: BaseGeometry, items: list[pys
     source = str(aoi) if not isinstance(aoi, BaseGeometry) else "the AOI geometry"
     if len(source) > 80:
         source = source[:77] + "..."
-    bounds = tuple(round(v, 3) for v in area.bounds)
+    bounds = tuple(round(v, 3) for v in dateline.bbox(area))
     if not items:
         return (
             f"aoi {source!r} (bounds {bounds}): no product found that touches it; give an AOI "
             "where products exist (EPSG:4326, lon/lat order), other dates or other products"
         )
-    extent = shapely.union_all([shapely.geometry.shape(i.geometry) for i in items]).bounds
+    boxes = [dateline.bbox(shapely.geometry.shape(i.geometry)) for i in items]
+    extent = tuple(round(v, 3) for v in dateline.union_bbox(boxes))
+    note = " (west > east: across the antimeridian)" if extent[0] > extent[2] else ""
     return (
         f"aoi {source!r} (bounds {bounds}) touches none of the {len(items)} product(s), which "
-        f"span lon/lat {tuple(round(v, 3) for v in extent)}; give an AOI inside the product "
-        "footprints (EPSG:4326, lon/lat order) or other products"
+        f"span lon/lat {extent}{note}; give an AOI inside the product footprints (EPSG:4326, "
+        "lon/lat order) or other products"
     )

@@ -22,6 +22,7 @@ from typing import Any, Final
 import pystac
 from pystac.utils import str_to_datetime
 
+from .dateline import union_bbox
 from .stac_items import GRD_COLLECTION, extension_urls
 
 __all__ = ["COLLECTIONS", "LEGAL_NOTICE", "catalog_dict", "collection_dict"]
@@ -170,9 +171,7 @@ def _extent(items: list[Mapping[str, Any]]) -> pystac.Extent:
                 times.append(str_to_datetime(props[key]))
     if not bboxes or not times:
         return _default_extent()
-    dims = min(len(b) for b in bboxes) // 2
-    union = [min(b[i] for b in bboxes) for i in range(dims)]
-    union += [max(b[i + len(b) // 2] for b in bboxes) for i in range(dims)]
+    union = union_bbox(bboxes)  # west > east across the antimeridian
     return pystac.Extent(
         pystac.SpatialExtent([union]), pystac.TemporalExtent([[min(times), max(times)]])
     )

@@ -30,6 +30,7 @@ import shapely
 import shapely.geometry
 from pystac.utils import datetime_to_str
 
+from . import dateline
 from .errors import CatalogError, MissingComponentError
 
 if TYPE_CHECKING:
@@ -250,7 +251,7 @@ def grd_item(product: Product) -> pystac.Item:
     manifest = product.manifest
     polarisations = [str(pol) for pol in manifest.polarisations]
     start, end = _utc(manifest.start_time), _utc(manifest.stop_time)
-    footprint = shapely.geometry.polygon.orient(manifest.footprint, sign=1.0)
+    footprint = dateline.split(manifest.footprint)
     annotation = _first_annotation(product)
 
     properties: dict[str, Any] = {
@@ -309,7 +310,7 @@ def grd_item(product: Product) -> pystac.Item:
     item = pystac.Item(
         id=manifest.product_name,
         geometry=json.loads(shapely.to_geojson(footprint)),
-        bbox=[float(v) for v in footprint.bounds],
+        bbox=dateline.bbox(footprint),
         datetime=start + (end - start) / 2,
         properties=properties,
         collection=None,

@@ -22,6 +22,7 @@ so that they can be registered in the ``sentinel-1-grd`` collection of the stati
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import warnings
@@ -33,6 +34,7 @@ import shapely
 from pystac.utils import datetime_to_str
 from shapely.geometry.base import BaseGeometry
 
+from s1stac import dateline
 from s1stac.errors import CatalogError, ParameterError, ProductError
 from s1stac.inventory import GRD_COLLECTION, item_overlaps, item_record
 from s1stac.stac_items import COLLECTION_EXTENSIONS, EXTENSION_SCHEMAS, extension_urls
@@ -203,10 +205,11 @@ def normalise_item(item: pystac.Item) -> pystac.Item:
             record["processing_time"].to_pydatetime()
         )
     middle = record["start"] + (record["end"] - record["start"]) / 2
+    footprint = dateline.split(shapely.geometry.shape(item.geometry))
     copy = pystac.Item(
         id=item.id,
-        geometry=item.geometry,
-        bbox=item.bbox,
+        geometry=json.loads(shapely.to_geojson(footprint)),
+        bbox=dateline.bbox(footprint),
         datetime=middle.to_pydatetime(),
         properties=properties,
     )
