@@ -2,12 +2,13 @@
 
 Usage::
 
-    python benchmarks/bench_ard.py --data /tmp/bench/full [--simulate] [--workers 2]
+    python benchmarks/bench_ard.py --data /tmp/bench/full [--simulate [--slices 2]] [--workers 2]
         [--product-type RTC-gamma0] [--resolution 20] [--extra-bands mask ...]
         [--sarsen] [--sarsen-timeout 1800] [--skip-s1stac]
 
 ``--simulate`` first writes a full-size scene (16700 lines x 25000 samples, VV+VH, one
-ascending track, 30 m DEM) into ``--data`` with :func:`s1stac.simulate.api.simulate`.
+ascending track, 30 m DEM) into ``--data`` with :func:`s1stac.simulate.api.simulate`;
+``--slices 2`` makes it two consecutive full-size slices of one datatake, assembled by the ARD.
 The ARD (:func:`s1stac.ard.process_ard`) of every polarisation is computed with the threaded
 dask scheduler on ``--workers`` threads and reduced to per-variable sums (every output pixel
 is computed, none is kept), so the figures are those of the stage, not of a writer.  Printed:
@@ -47,14 +48,19 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def simulate(folder: pathlib.Path) -> None:
-    """Write the full-size scene with its truth (takes several minutes)."""
+def simulate(folder: pathlib.Path, slices: int = 1) -> None:
+    """Write the full-size scene with its truth (takes several minutes).
+
+    With ``slices=2`` the acquisition is two consecutive full-size slices of one datatake
+    (33400 lines x 25000 samples in all), which the ARD assembles.
+    """
     from s1stac.simulate.api import TrackSpec
     from s1stac.simulate.api import simulate as run
 
     run(
         folder,
-        size="full",
+        size="full" if slices == 1 else (16700 * slices, 25000),
+        slices=slices,
         dates=1,
         tracks=[TrackSpec("ASCENDING", 117)],
         polarisations=("VV", "VH"),
@@ -81,7 +87,7 @@ def task_kind(key: object) -> str:
     return text.rsplit("-", 1)[0][:40]
 
 
-def run_ard(product: pathlib.Path, dem: pathlib.Path, args: argparse.Namespace) -> dict:
+def run_ard(product: list[pathlib.Path], dem: pathlib.Path, args: argparse.Namespace) -> dict:
     options = ArdOptions(
         product_type=args.product_type,
         resolution=args.resolution,
@@ -101,7 +107,7 @@ def run_ard(product: pathlib.Path, dem: pathlib.Path, args: argparse.Namespace) 
         by_kind[task_kind(task.key)] += task.end_time - task.start_time
     n = len(ds.data_vars)
     report = {
-        "product": product.name,
+        "product": [p.name for p in product],
         "grid": list(ard.geobox.shape),
         "variables": list(ds.data_vars),
         "valid_pixels": [int(v) for v in values[n:]],
@@ -177,6 +183,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=pathlib.Path, default=pathlib.Path("/tmp/bench/full"))
     parser.add_argument("--simulate", action="store_true")
+    parser.add_argument("--slices", type=int, default=1, help="with --simulate: 1 or 2")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--product-type", default="RTC-gamma0")
     parser.add_argument("--resolution", type=float, default=20.0)
@@ -187,16 +194,16 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if args.simulate and not (args.data / "truth" / "truth.json").exists():
-        simulate(args.data)
+        simulate(args.data, args.slices)
     truth = json.loads((args.data / "truth" / "truth.json").read_text())
-    product = pathlib.Path(truth["products"][0]["path"])
+    product = [pathlib.Path(p["path"]) for p in truth["products"]]  # the slices, if several
     dem = args.data / "truth" / "dem.tif"
     report = {}
     if not args.skip_s1stac:
         report["s1stac"] = run_ard(product, dem, args)
         print(json.dumps(report["s1stac"], indent=1), flush=True)
     if args.sarsen:
-        report["sarsen"] = run_sarsen(product, dem, args, args.data)
+        report["sarsen"] = run_sarsen(product[0], dem, args, args.data)  # sarsen: one slice
         print(json.dumps(report["sarsen"], indent=1))
         if "total_s" in report["sarsen"] and "s1stac" in report:
             speedup = report["sarsen"]["total_s"] / report["s1stac"]["total_s"]
