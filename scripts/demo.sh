@@ -3,6 +3,6 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$HERE/scripts/setup-system.sh" --no-browser
-source "$HERE/scripts/_setup.sh"
+source "$HERE/scripts/_setup.sh" ""  # no extras (and not this script's arguments)
 cd "$HERE"
 s1stac demo "$@"
