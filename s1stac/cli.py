@@ -132,6 +132,12 @@ def download(
         ),
     ] = None,
     workers: Annotated[int, typer.Option(help="Files fetched at the same time.")] = 4,
+    sas_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Token service for unsigned blob URLs (default: the Planetary Computer's)."
+        ),
+    ] = None,
 ) -> None:
     """Download the products of GRD items found in a STAC API and register them locally."""
     from s1stac.download import download as run_download

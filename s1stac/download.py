@@ -7,13 +7,16 @@ stage reads local SAFE folders or zips, so :func:`download` fetches each product
   ``application/zip`` or whose path ends in ``.zip``, e.g. the Copernicus Data Space "Product"
   asset or an ASF zip URL) -> ``DEST/<product>.zip``;
 * otherwise the SAFE members the item lists (assets whose path contains ``<product>.SAFE/``,
-  as the Copernicus Data Space items do) -> ``DEST/<product>.SAFE/...``; the manifest must be
-  among them.
+  as the Copernicus Data Space items do, or ``<product>/`` with the short member names of the
+  AWS and Planetary Computer copies, ``measurement/iw-vv.tiff``) -> ``DEST/<product>.SAFE/...``;
+  the manifest must be among them.
 
 ``http(s)`` hrefs are fetched with requests; an asset's ``alternate`` hrefs (STAC
 alternate-assets extension) are used when its main href is not http(s) (``s3://eodata/...``
 with an https alternate).  Authentication: a bearer token (``token`` or ``$S1STAC_TOKEN``),
-extra headers, or credentials in ``~/.netrc`` (Earthdata for ASF), which requests reads.
+extra headers, or credentials in ``~/.netrc`` (Earthdata for ASF), which requests reads; Azure
+blob URLs without a signature get a read token from the Planetary Computer's token service
+(or the ``sas_url`` given), as its ``planetary-computer`` package would sign them.
 
 A file is written to ``<file>.part`` and renamed when complete; an interrupted download resumes
 from the ``.part`` file with an HTTP Range request.  When the item gives a size
@@ -33,6 +36,7 @@ import logging
 import os
 import pathlib
 import re
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -53,7 +57,11 @@ GRD_COLLECTION = "sentinel-1-grd"
 CHUNK = 1 << 16  # bytes per write: an interrupted download keeps all but the last block
 RETRIES = 3
 TIMEOUT = 60.0
-_SAFE_NAME = re.compile(r"(S1[A-D]_[A-Z0-9_]+?)\.SAFE/(.+)$")
+_SAFE_MEMBER = re.compile(r"/(S1[A-D]_[A-Z0-9]{2}_[A-Z0-9_]+?_[0-9A-F]{4})(?:\.SAFE)?/(.+)$")
+"""``.../<product>.SAFE/<member>`` (Copernicus Data Space) or ``.../<product>/<member>`` (AWS,
+Planetary Computer, whose members have short names that the reader knows)."""
+PC_SAS_URL = "https://planetarycomputer.microsoft.com/api/sas/v1/token"
+"""Token service of the Planetary Computer: read tokens for its Azure blob containers."""
 _MULTIHASH = {"1220": "sha256", "1114": "sha1", "d50110": "md5"}
 
 
@@ -122,10 +130,9 @@ def plan_download(item: pystac.Item, dest: str | os.PathLike[str]) -> list[Remot
     members = []
     for key, asset in item.assets.items():
         hrefs = [asset.href, _http_href(asset) or ""]
-        match = next(
-            (m for h in hrefs if (m := _SAFE_NAME.search(unquote(urlparse(h).path)))), None
-        )
-        if match:
+        paths = [unquote(urlparse(h).path) for h in hrefs]
+        match = next((m for p in paths if (m := _SAFE_MEMBER.search(p))), None)
+        if match and match.group(1) == item.id.removesuffix(".SAFE"):
             folder = dest / f"{match.group(1)}.SAFE"
             members.append(_remote(asset, key, item, folder / match.group(2)))
     if not any(m.target.name == "manifest.safe" for m in members):
@@ -145,6 +152,37 @@ def _session(token: str | None, headers: Mapping[str, str] | None) -> requests.S
         session.headers["Authorization"] = f"Bearer {token}"
     session.headers.update(headers or {})
     return session
+
+
+class _Signer:
+    """Appends read tokens to Azure blob URLs that have none (Planetary Computer assets)."""
+
+    def __init__(self, session: requests.Session, sas_url: str | None) -> None:
+        self.session = session
+        self.sas_url = sas_url
+        self.tokens: dict[tuple[str, str], str] = {}
+        self.lock = threading.Lock()
+
+    def __call__(self, url: str) -> str:
+        parts = urlparse(url)
+        host = parts.hostname or ""
+        if "sig=" in parts.query or not (self.sas_url or host.endswith(".blob.core.windows.net")):
+            return url
+        account, container = host.split(".")[0], parts.path.lstrip("/").split("/")[0]
+        with self.lock:
+            if (account, container) not in self.tokens:
+                endpoint = f"{(self.sas_url or PC_SAS_URL).rstrip('/')}/{account}/{container}"
+                try:
+                    reply = self.session.get(endpoint, timeout=TIMEOUT)
+                    reply.raise_for_status()
+                    self.tokens[account, container] = str(reply.json()["token"])
+                except (requests.RequestException, ValueError, KeyError) as error:
+                    raise DownloadError(
+                        f"{url}: no read token from {endpoint} ({error}); sign the items "
+                        "yourself or give a token service (sas_url / --sas-url)"
+                    ) from error
+            token = self.tokens[account, container]
+        return f"{url}{'&' if parts.query else '?'}{token}"
 
 
 def _verify(file: RemoteFile, path: pathlib.Path) -> None:
@@ -171,17 +209,18 @@ def _verify(file: RemoteFile, path: pathlib.Path) -> None:
             )
 
 
-def _fetch(session: requests.Session, file: RemoteFile, bar: tqdm | None) -> None:
+def _fetch(session: requests.Session, sign: _Signer, file: RemoteFile, bar: tqdm | None) -> None:
     """Download one file through ``<target>.part`` (resumed), verified, then renamed."""
     if file.target.exists():
         return
+    url = sign(file.url)
     file.target.parent.mkdir(parents=True, exist_ok=True)
     part = file.target.with_name(file.target.name + ".part")
     for attempt in range(1, RETRIES + 1):
         have = part.stat().st_size if part.exists() else 0
         headers = {"Range": f"bytes={have}-"} if have else {}
         try:
-            with session.get(file.url, headers=headers, stream=True, timeout=TIMEOUT) as reply:
+            with session.get(url, headers=headers, stream=True, timeout=TIMEOUT) as reply:
                 if reply.status_code == 416 and have:  # the part file is already whole
                     break
                 if reply.status_code in (401, 403):
@@ -221,10 +260,14 @@ def _fetch(session: requests.Session, file: RemoteFile, bar: tqdm | None) -> Non
 
 
 def _fetch_product(
-    session: requests.Session, files: Sequence[RemoteFile], workers: int, bar: tqdm | None
+    session: requests.Session,
+    sign: _Signer,
+    files: Sequence[RemoteFile],
+    workers: int,
+    bar: tqdm | None,
 ) -> pathlib.Path:
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-        for future in [pool.submit(_fetch, session, f, bar) for f in files]:
+        for future in [pool.submit(_fetch, session, sign, f, bar) for f in files]:
             future.result()
     first = files[0].target
     if first.suffix == ".zip":
@@ -240,6 +283,7 @@ def download(
     token: str | None = None,
     headers: Mapping[str, str] | None = None,
     workers: int = 4,
+    sas_url: str | None = None,
     progress: bool = False,
 ) -> list[pathlib.Path]:
     """Download the products of remote GRD items and register them with local hrefs.
@@ -258,6 +302,10 @@ def download(
         Further HTTP headers.
     workers
         Files fetched at the same time.
+    sas_url
+        Token service whose read tokens are appended to URLs without one
+        (``{sas_url}/{account}/{container}`` -> ``{"token": ...}``); by default the Planetary
+        Computer's, for its ``*.blob.core.windows.net`` URLs only.
     progress
         Show a progress bar in bytes.
 
@@ -286,6 +334,7 @@ def download(
     if workers < 1:
         raise DownloadError(f"workers={workers!r} must be at least 1")
     session = _session(token, headers)
+    sign = _Signer(session, sas_url)
     products: list[pathlib.Path] = []
     todo = []
     for item_id in wanted:
@@ -298,7 +347,7 @@ def download(
     total = sum(f.size or 0 for _, files in todo for f in files) or None
     with tqdm(total=total, unit="B", unit_scale=True, desc="download", disable=not progress) as bar:
         for item_id, files in todo:
-            product = _fetch_product(session, files, workers, bar)
+            product = _fetch_product(session, sign, files, workers, bar)
             try:
                 inventory([product], catalog=store.root, refine=False)
             except S1StacError as error:

@@ -5,6 +5,10 @@ product format",
 https://sentinel.esa.int/documents/247904/1877131/Sentinel-1-Product-Specification
 XML parsing lives in :mod:`s1stac.esa_safe`, LUT interpolation in
 :mod:`s1stac.luts`; this module finds the files, reads them lazily and caches what it parsed.
+Members are found by their names, ESA's (``annotation/s1a-iw-grd-vv-<times>-...-001.xml``) or
+the short ones of the AWS and Planetary Computer copies (``annotation/iw-vv.xml``,
+``annotation/calibration/noise-iw-vv.xml``, ``measurement/iw-vv.tiff``; folder without
+``.SAFE``), whose ``manifest.safe`` still lists the long names.
 
 Why not xarray-sentinel as the reader
 -------------------------------------
@@ -77,7 +81,10 @@ _KIND_ORDER: tuple[ComponentKind, ...] = (
 )
 _MEMBER_RE = re.compile(
     r"^(?P<dir>annotation/calibration/|annotation/|measurement/)"
-    r"(?:(?P<prefix>calibration|noise)-)?s1[a-d]-[a-z0-9]+-grd-(?P<pol>hh|hv|vv|vh)-[^/]*"
+    r"(?:(?P<prefix>calibration|noise)-)?"
+    # ESA names (s1a-iw-grd-vv-<times>-<orbit>-<datatake>-001.xml), or the short names of the
+    # AWS / Planetary Computer copies (iw-vv.xml, calibration-iw-vv.xml, iw-vv.tiff)
+    r"(?:s1[a-d]-[a-z0-9]+-grd-(?P<pol>hh|hv|vv|vh)-[^/]*|[a-z0-9]+-(?P<short>hh|hv|vv|vh))"
     r"\.(?P<ext>xml|tiff?)$"
 )
 _QUICKLOOK = "preview/quick-look.png"
@@ -107,7 +114,7 @@ def _classify(relpath: str) -> tuple[ComponentKind, Polarisation | None] | None:
     if match is None:
         return None
     folder, prefix, ext = match["dir"], match["prefix"], match["ext"]
-    pol = Polarisation(match["pol"].upper())
+    pol = Polarisation((match["pol"] or match["short"]).upper())
     if folder == "annotation/" and prefix is None and ext == "xml":
         return "annotation", pol
     if folder == "annotation/calibration/" and prefix is not None and ext == "xml":

@@ -637,3 +637,31 @@ def test_ascending_node_time_read_from_manifest(real_products: dict[str, pathlib
     for key, text in expected.items():
         manifest = open_product(real_products[key]).manifest
         assert manifest.ascending_node_time == np.datetime64(text)
+
+
+def test_archive_layout_with_short_member_names_reads_the_same(
+    grd_dir: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    from _layouts import archive_copy
+
+    safe = grd_dir / "S1B_IW_GRDH_1SDV_20211223T051122_20211223T051147_030148_039993_5371.SAFE"
+    copy = archive_copy(safe, tmp_path)
+    assert (copy / "annotation" / "iw-vv.xml").is_file()
+    assert (copy / "annotation" / "calibration" / "noise-iw-vv.xml").is_file()
+    esa, archive = open_product(safe), open_product(copy)
+    assert archive.name == esa.name and archive.polarisations == esa.polarisations
+    assert archive.manifest == esa.manifest
+    np.testing.assert_equal(
+        dataclasses.asdict(archive.annotation("VV")), dataclasses.asdict(esa.annotation("VV"))
+    )
+    line, pixel = np.meshgrid(np.arange(0, 16000, 997), np.arange(0, 25000, 1499), indexing="ij")
+    np.testing.assert_array_equal(
+        archive.calibration_lut("VV", "sigmaNought", line, pixel),
+        esa.calibration_lut("VV", "sigmaNought", line, pixel),
+    )
+    np.testing.assert_array_equal(
+        archive.noise_lut("VV", line, pixel), esa.noise_lut("VV", line, pixel)
+    )
+    assert archive.measurement_href("VV") == str(copy / "measurement" / "iw-vv.tiff")
+    kinds = sorted((c.kind, str(c.polarisation)) for c in archive.components())
+    assert kinds == sorted((c.kind, str(c.polarisation)) for c in esa.components())

@@ -225,3 +225,69 @@ def test_download_command(
     assert result.exit_code == 0, result.output
     assert result.output.strip().endswith(f"{ZIP}.zip")
     assert product_path(store.get_item("sentinel-1-grd", ZIP)) == tmp_path / "dl" / f"{ZIP}.zip"
+
+
+def test_planetary_computer_style_items_are_signed_and_read(
+    grd_dir: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    """Items as the Planetary Computer writes them: short member names, unsigned blob URLs."""
+    from _layouts import archive_copy
+
+    blobs = tmp_path / "blobs" / "s1-grd" / "GRD" / "2021" / "12" / "23" / "IW" / "SV"
+    copy = archive_copy(grd_dir / f"{SAFE}.SAFE", blobs)
+    signed: list[str] = []
+
+    class Blob(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802
+            if self.path.startswith("/sas/"):
+                assert self.path == "/sas/127/s1-grd"  # {account}/{container}
+                body = b'{"token": "st=2026&se=2027&sp=rl&sig=abc%3D", "msft:expiry": "x"}'
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            path, _, query = self.path.partition("?")
+            if "sig=abc" not in query:
+                self.send_error(403, "Server failed to authenticate the request")
+                return
+            signed.append(path)
+            self.path = path
+            super().do_GET()
+
+    httpd = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0),
+        lambda *a: Blob(*a, directory=str(tmp_path / "blobs")),  # type: ignore[misc]
+    )
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    try:
+        base = f"{url}/{copy.relative_to(tmp_path / 'blobs').as_posix()}"
+        local = inventory([grd_dir / f"{SAFE}.SAFE"], catalog=tmp_path / "local", refine=False)
+        item = local.items[0].clone()
+        item.assets = {}
+        for key, member in {
+            "vv": "measurement/iw-vv.tiff",
+            "safe-manifest": "manifest.safe",
+            "schema-product-vv": "annotation/iw-vv.xml",
+            "schema-calibration-vv": "annotation/calibration/calibration-iw-vv.xml",
+            "schema-noise-vv": "annotation/calibration/noise-iw-vv.xml",
+        }.items():
+            item.add_asset(key, pystac.Asset(f"{base}/{member}", roles=["data"]))
+        store = StaticCatalog(tmp_path / "catalog")
+        store.add_items("sentinel-1-grd", [item])
+        (product,) = download(store, dest=tmp_path / "dl", sas_url=f"{url}/sas")
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert len(signed) == 5 and product == tmp_path / "dl" / f"{SAFE}.SAFE"
+    opened = open_product(product)
+    assert opened.name == SAFE and [str(p) for p in opened.polarisations] == ["VV"]
+    assert opened.measurement_href("VV") == str(product / "measurement" / "iw-vv.tiff")
+    assert (product / "measurement" / "iw-vv.tiff").read_bytes() == (
+        copy / "measurement" / "iw-vv.tiff"
+    ).read_bytes()
+    assert product_path(store.get_item("sentinel-1-grd", SAFE)) == product
