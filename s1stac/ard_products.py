@@ -22,7 +22,7 @@ import os
 import pathlib
 import shutil
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import numpy as np
 import pystac
@@ -32,7 +32,7 @@ from tqdm import tqdm
 from s1stac.ard import ArdOptions, ArdProduct, ExtraBand, ProductType, SpeckleMethod, process_ard
 from s1stac.catalog import StaticCatalog
 from s1stac.dem import DemSource
-from s1stac.errors import CatalogError, ParameterError
+from s1stac.errors import AcquisitionErrors, CatalogError, ParameterError, S1StacError
 from s1stac.inventory import items_to_geodataframe
 from s1stac.pictures import write_thumbnail
 from s1stac.products import Layer, grid_properties, is_complete, read_small, write_product
@@ -210,6 +210,7 @@ def ard_products(
     extra_bands: Sequence[ExtraBand] = (),
     items: Sequence[str | os.PathLike[str]] | None = None,
     overwrite: bool = False,
+    on_error: Literal["raise", "continue"] = "raise",
     scheduler: str | None = None,
     progress: bool = False,
 ) -> list[pystac.Item]:
@@ -242,6 +243,10 @@ def ard_products(
         Consecutive slices of one datatake are processed together.
     overwrite
         Redo items that are already complete.
+    on_error
+        ``"raise"``: stop at the first acquisition that fails.  ``"continue"``: log it, go on
+        with the others, then raise :class:`~s1stac.errors.AcquisitionErrors` naming every
+        failed acquisition (the others are registered; a re-run skips them).
     scheduler
         Dask scheduler (:func:`s1stac.io.compute_context`).
     progress
@@ -258,7 +263,11 @@ def ard_products(
         No DEM, bad options, unknown items.
     s1stac.errors.MissingComponentError
         A calibration, noise or measurement file is missing (nothing is registered).
+    s1stac.errors.AcquisitionErrors
+        With ``on_error="continue"``, after the batch, if any acquisition failed.
     """
+    if on_error not in ("raise", "continue"):
+        raise ParameterError(f"on_error={on_error!r}: choose 'raise' or 'continue'")
     if dem is None:
         raise ParameterError(
             "dem: a DEM is required for terrain correction; give a DEM file (--dem FILE) "
@@ -284,6 +293,7 @@ def ard_products(
     by_id = {item.id: item for item in grd}
     acquisitions = group_acquisitions(items_to_geodataframe(grd))
     results: list[pystac.Item] = []
+    failures: dict[str, Exception] = {}
     for acquisition in tqdm(acquisitions, desc="ARD", unit="acq", disable=not progress):
         item_id = ard_item_id(acquisition, options)
         if not overwrite and is_complete(store, ARD_COLLECTION, item_id):
@@ -291,6 +301,20 @@ def ard_products(
             results.append(store.get_item(ARD_COLLECTION, item_id))
             continue
         sources = [by_id[i] for i in acquisition.item_ids]
-        ard = process_ard([product_path(s) for s in sources], options, dem=dem)
-        results.append(_write(store, item_id, ard, sources, scheduler))
+        try:
+            ard = process_ard([product_path(s) for s in sources], options, dem=dem)
+            results.append(_write(store, item_id, ard, sources, scheduler))
+        except (S1StacError, OSError) as error:  # rasterio's I/O errors are OSErrors
+            if on_error == "raise":
+                raise
+            log.error("%s failed, going on with the others: %s", acquisition.acquisition_id, error)
+            failures[acquisition.acquisition_id] = error
+    if failures:
+        listed = "; ".join(f"{key}: {error}" for key, error in failures.items())
+        raise AcquisitionErrors(
+            f"{len(failures)} of {len(acquisitions)} acquisition(s) failed ({listed}); the "
+            f"{len(results)} others are in {ARD_COLLECTION}. Fix or leave out the failed ones "
+            "and run again: complete acquisitions are skipped",
+            failures,
+        )
     return results

@@ -188,6 +188,13 @@ def ard(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Redo acquisitions already in s1-ard.")
     ] = False,
+    stop_on_error: Annotated[
+        bool,
+        typer.Option(
+            "--stop-on-error",
+            help="Stop at the first failing acquisition (default: go on, list the failures).",
+        ),
+    ] = False,
 ) -> None:
     """Compute the ARD of GRD products into the s1-ard collection (one item per acquisition)."""
     from s1stac.ard_products import ard_products
@@ -207,6 +214,7 @@ def ard(
             ls_mask=ls_mask,
             items=products,
             overwrite=overwrite,
+            on_error="raise" if stop_on_error else "continue",
             progress=True,
         )
     except S1StacError as error:

@@ -32,3 +32,12 @@ class GeometryError(S1StacError, ValueError):
 
 class ParameterError(S1StacError, ValueError):
     """A processing parameter has an invalid value."""
+
+
+class AcquisitionErrors(S1StacError):
+    """Some acquisitions of a batch failed; the others were processed and registered."""
+
+    def __init__(self, message: str, failures: dict[str, Exception]) -> None:
+        super().__init__(message)
+        self.failures = failures
+        """Acquisition id -> the error it raised."""

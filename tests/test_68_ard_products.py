@@ -9,6 +9,7 @@ XML) for the error path.
 from __future__ import annotations
 
 import pathlib
+import shutil
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ import rasterio
 from s1stac.ard import ArdOptions, process_ard
 from s1stac.ard_products import ard_products
 from s1stac.catalog import StaticCatalog, load_collection
-from s1stac.errors import MissingComponentError, ParameterError
+from s1stac.errors import AcquisitionErrors, MissingComponentError, ParameterError
 from s1stac.inventory import inventory
 from s1stac.openeo import run_graph
 from s1stac.simulate import simulate
@@ -131,6 +132,24 @@ def test_missing_calibration_registers_nothing(
     store = StaticCatalog(catalog)
     assert store.item_ids("s1-ard") == []
     assert not any((catalog / "s1-ard").glob("*/*.tif"))
+
+
+def test_a_failing_acquisition_does_not_stop_the_batch(
+    scene, tmp_path: pathlib.Path, real_products: dict[str, pathlib.Path]
+) -> None:
+    catalog, dem, items = scene
+    copy = tmp_path / "catalog"
+    shutil.copytree(catalog, copy)
+    inventory([real_products["ECC8"]], catalog=copy, refine=False)  # no calibration XML
+    with pytest.raises(
+        AcquisitionErrors, match=r"1 of 3 acquisition\(s\) failed.*calibration"
+    ) as err:
+        ard_products(copy, dem=dem, ls_mask=True, resolution=20, on_error="continue")
+    (failed,) = err.value.failures
+    assert "20210401" in failed and isinstance(err.value.failures[failed], MissingComponentError)
+    assert sorted(StaticCatalog(copy).item_ids("s1-ard")) == sorted(i.id for i in items)
+    with pytest.raises(MissingComponentError):  # the default stops at the first failure
+        ard_products(copy, dem=dem, ls_mask=True, resolution=20)
 
 
 def test_openeo_sar_backscatter_equals_ard_products(scene, tmp_path: pathlib.Path) -> None:
