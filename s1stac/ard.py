@@ -119,13 +119,17 @@ def _check_measurement(product: Product, pol: Polarisation, dn: xr.DataArray) ->
 
 
 def _intensity_and_lut(
-    products: list[Product], pol: Polarisation, options: ArdOptions
+    products: list[Product], pol: Polarisation, options: ArdOptions, pixels: int | None = None
 ) -> tuple[xr.DataArray, xr.DataArray, tuple[radiometry.SliceOffset, ...]]:
+    """Noise-corrected intensity and calibration LUT of the assembled slices (lazy).
+
+    Chunks are strips of full lines (the TIFFs are organised in strips), or ``pixels`` wide.
+    """
     kind = CALIBRATION_OF[options.product_type]
     intensities, luts = [], []
     for product in products:
         ann = product.annotation(pol)
-        chunks = {"line": _READ_LINES, "pixel": ann.number_of_samples}  # TIFFs are in strips
+        chunks = {"line": _READ_LINES, "pixel": pixels or ann.number_of_samples}
         dn = product.open_measurement(pol, chunks=chunks)
         _check_measurement(product, pol, dn)
         lut = product.calibration_lut_dataarray(pol, kind, dn)
@@ -229,8 +233,11 @@ def _radar_images(
             lines, pixels = _radar_window(full, area, *height_range)
             intensity, lut = intensity.isel(line=lines), lut.isel(line=lines)
         if options.border_noise:
-            log.info("%s border-noise limits (one pass over the measurements)", pol.value)
-            limits = radiometry.border_noise_limits(intensity).compute()
+            log.info("%s border-noise limits (one pass over the range edges)", pol.value)
+            # narrow chunks, so that only the columns the scan needs are read
+            window = radiometry.BorderNoiseOptions().window
+            edges, _, _ = _intensity_and_lut(products, pol, options, pixels=window)
+            limits = radiometry.border_noise_limits(edges.isel(line=lines)).compute()
             intensity = radiometry.remove_border_noise(intensity, limits=limits)
         intensity, lut = intensity.isel(pixel=pixels), lut.isel(pixel=pixels)
         models.append(full.crop(lines, pixels))

@@ -200,7 +200,7 @@ def border_noise_limits(
     options = options or BorderNoiseOptions()
     data = dask.array.asarray(intensity.transpose(*DIMS).data)  # type: ignore[no-untyped-call]
     n_lines, n_pixels = data.shape
-    col_means = _nan_mean(data, axis=0)
+    col_means = _edge_means(data, options.window)
     p0, p1 = _edge_limits(col_means, options)
     l0: Any = 0
     l1: Any = n_lines
@@ -213,6 +213,21 @@ def border_noise_limits(
     for key, value in values.items():
         fields[key] = ((), dask.array.asarray(value).astype(np.int64))  # type: ignore[no-untyped-call]
     return xr.Dataset(fields)
+
+
+def _edge_means(data: dask.array.Array, window: int) -> dask.array.Array:
+    """Column means of the ``window`` columns at each range edge (NaN between them).
+
+    Only those columns are read: with pixel chunks no wider than the window (see
+    :func:`s1stac.ard`), the chunks of the middle of the image are not in the graph.
+    """
+    n_pixels = data.shape[1]
+    if n_pixels <= 2 * window:
+        return _nan_mean(data, axis=0)
+    middle = dask.array.full((n_pixels - 2 * window,), np.nan, dtype=np.float64)
+    return dask.array.concatenate(
+        [_nan_mean(data[:, :window], 0), middle, _nan_mean(data[:, n_pixels - window :], 0)]
+    )
 
 
 def _nan_mean(data: dask.array.Array, axis: int) -> dask.array.Array:
