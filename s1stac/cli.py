@@ -223,6 +223,15 @@ def ard(
         typer.echo(f"{item.id}: {item.get_self_href()}")
 
 
+def _register_product_commands() -> None:
+    from s1stac._cli_products import register
+
+    register(app, _fail)
+
+
+_register_product_commands()  # timeseries, timescan, mosaic: listed after ard
+
+
 @app.command()
 def simulate(
     out_dir: Annotated[pathlib.Path, typer.Argument(help="Folder to write the products into.")],
@@ -420,12 +429,3 @@ def user_add(
     except S1StacError as error:
         raise _fail(error) from error
     typer.echo(f"user {name} stored in {path}")
-
-
-def _register_product_commands() -> None:
-    from s1stac._cli_products import register
-
-    register(app, _fail)
-
-
-_register_product_commands()
