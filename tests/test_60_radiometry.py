@@ -296,6 +296,23 @@ def test_border_noise_fixes_ost_left_off_by_one() -> None:
     assert int(limits.pixel_stop) == 6900 - 200
 
 
+def test_border_noise_scan_reads_only_the_edge_windows() -> None:
+    a = np.full((20, 8000), 1000.0)
+    a[:, :50] = 0.0
+    a[:, 7900:] = 0.0
+    read: list[int] = []
+
+    def source(block: np.ndarray, block_info: dict | None = None) -> np.ndarray:  # type: ignore[type-arg]
+        read.append(block_info[0]["chunk-location"][1])  # type: ignore[index]
+        return block
+
+    lazy = dask.array.from_array(a, chunks=(10, 1000)).map_blocks(source, dtype=a.dtype)
+    limits = radiometry.border_noise_limits(image(a).copy(data=lazy)).compute()
+    assert (int(limits.pixel_start), int(limits.pixel_stop)) == (250, 7700)
+    assert (int(limits.pixel_start), int(limits.pixel_stop)) == reference_limits(a, 100, 3000, 200)
+    assert sorted(set(read)) == [0, 1, 2, 5, 6, 7]  # columns 3000-5000 are never read
+
+
 # --- with the reader on a real product ---------------------------------------------------
 
 
