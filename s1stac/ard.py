@@ -21,6 +21,7 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
+import pyproj
 import rasterio
 import shapely
 import xarray as xr
@@ -186,8 +187,9 @@ def _height_ranges(native: xr.DataArray, geobox: GeoBox, chunk: int) -> tuple[An
 
 def _radar_window(model: RadarModel, area: Any, low: float, high: float) -> tuple[slice, slice]:
     """Full-resolution radar window of an area (for subsets), aligned to the looks."""
-    minx, miny, maxx, maxy = area.bounds
-    lon, lat = np.meshgrid(np.linspace(minx, maxx, 9), np.linspace(miny, maxy, 9))
+    west, south, east, north = dateline.bbox(area)
+    east += 360.0 if east < west else 0.0  # across the antimeridian: continuous longitudes
+    lon, lat = np.meshgrid(np.linspace(west, east, 9), np.linspace(south, north, 9))
     full = RadarModel(model.slices, shape=model.full_shape, looks=(1, 1))
     lines, pixels = [], []
     for h in (low, high):
@@ -325,21 +327,28 @@ def process_ard(
             if product.measurement_href(pol) is None:
                 product.open_measurement(pol)
     footprint = shapely.union_all([p.manifest.footprint for p in opened])
-    if dateline.is_split(footprint):
-        raise ParameterError(
-            f"{opened[0].name}: the scene crosses the antimeridian (180th meridian), which the "
-            "ARD stage does not support yet; the inventory and catalog handle it"
-        )
     area = footprint
     if options.aoi is not None:
-        area = footprint.intersection(as_geometry(options.aoi).to_crs("EPSG:4326").geom)
+        aoi = dateline.split(as_geometry(options.aoi).to_crs("EPSG:4326").geom)
+        area = footprint.intersection(aoi)
         if area.is_empty:
             raise ParameterError(f"aoi {options.aoi!r} does not intersect the scene footprint")
+    across = dateline.is_split(area)
+    projected = options.crs.upper().startswith("AUTO:") or not (
+        pyproj.CRS.from_user_input(options.crs).is_geographic
+    )
+    if across and not projected:
+        raise ParameterError(
+            f"crs={options.crs!r}: {opened[0].name} crosses the antimeridian (180th meridian), "
+            "where a longitude/latitude grid breaks in two; give a projected CRS "
+            "(--crs AUTO:42001 for the UTM zone, or EPSG:326xx / EPSG:327xx)"
+        )
     looks = radiometry.looks_for_resolution(options.resolution)
     geobox = aligned_grid(area, resolution_m=options.resolution, crs=options.crs)
     chunk = options.chunk_size
     heights = load_dem(dem, geobox, geoid=options.dem_geoid, footprint=area, chunks=chunk)
-    native = load_dem(dem, area.buffer(0.1), geoid=options.dem_geoid, chunks=2048)
+    # heights on the output grid stand in for the native DEM where no lon/lat window exists
+    native = heights if across else load_dem(dem, area.buffer(0.1), geoid=options.dem_geoid)
     log.info("DEM height range per output chunk (one pass over the DEM)")
     ranges, low, high = _height_ranges(native, geobox, chunk)
     model, images = _radar_images(opened, pols, options, area, (low, high))

@@ -50,6 +50,7 @@ from odc.geo.geom import Geometry
 from odc.geo.xr import xr_coords
 from pystac.extensions.projection import ProjectionExtension
 
+from s1stac import dateline
 from s1stac.errors import ParameterError
 from s1stac.geoid import (
     DemError,
@@ -172,7 +173,8 @@ def load_dem(
         raise ParameterError(f"{chunks=} must be a positive number of pixels or None")
     target = grid if isinstance(grid, GeoBox) else None
     area = target.extent if target is not None else as_geometry(grid)
-    area_lonlat = area.to_crs("EPSG:4326", resolution="auto")
+    area_lonlat = area.to_crs("EPSG:4326", resolution="auto", wrapdateline=True)
+    across = dateline.is_split(area_lonlat.geom)
     tiles = _resolve(source, area_lonlat)
     hits = [i for i in tiles.items if _outline(i).intersects(area_lonlat.geom)]
     if not hits:
@@ -188,6 +190,23 @@ def load_dem(
     if model is not None:
         geoid_file = pathlib.Path(geoid_grid) if geoid_grid else find_geoid_grid(model)
     tiles = _Tiles(tuple(hits), tiles.asset, tiles.name, tiles.vertical)
+    if across:
+        # no native lon/lat window spans the 180th meridian: the tiles are warped (GDAL,
+        # through odc-stac) straight onto the requested grid, which must be projected
+        if target is None or target.crs is None or target.crs.geographic:
+            raise DemError(
+                f"the area crosses the antimeridian: DEM {tiles.name} can only be resampled onto "
+                "a projected grid there (give the ARD a projected CRS: --crs AUTO:42001)"
+            )
+        heights = _warp(tiles, target, chunks, resampling)
+        if geoid_file is not None:
+            read_geoid_grid(geoid_file)
+            heights = _add_undulation(heights, geoid_file)
+        return (
+            heights.astype(np.float32)
+            .rename("height")
+            .assign_attrs(units="m", long_name="height above the WGS84 ellipsoid")
+        )
     native = _native_geobox(tiles, area, margin if target is None else max(margin, 1))
     heights = _load(tiles, native, chunks)
     if geoid_file is not None:
@@ -356,12 +375,14 @@ def _coverage(tiles: _Tiles, footprint: Geometry, min_fraction: float) -> float:
     return fraction
 
 
-def _load(tiles: _Tiles, geobox: GeoBox, chunks: int | None) -> xr.DataArray:
+def _load(
+    tiles: _Tiles, geobox: GeoBox, chunks: int | None, resampling: str = "nearest"
+) -> xr.DataArray:
     data = odc.stac.load(
         list(tiles.items),
         bands=[tiles.asset],
         geobox=geobox,
-        resampling="nearest",
+        resampling=resampling,
         groupby=lambda *_: 0,
         dtype="float32",
         chunks={"x": chunks, "y": chunks} if chunks else None,
@@ -370,6 +391,51 @@ def _load(tiles: _Tiles, geobox: GeoBox, chunks: int | None) -> xr.DataArray:
     return array.rename(
         {k: v for k, v in (("latitude", "y"), ("longitude", "x")) if k in array.dims}
     )
+
+
+def _warp(tiles: _Tiles, target: GeoBox, chunks: int | None, method: Resampling) -> xr.DataArray:
+    """DEM tiles warped by GDAL onto a projected ``target`` chunk by chunk (first tile wins).
+
+    For areas across the antimeridian only: odc-stac's read planning leaves a band of NaN
+    pixels next to the 180th meridian there (measured: 70 of 436 columns of a UTM grid),
+    while GDAL's warper, given each tile on its own, covers every pixel.
+    """
+    hrefs = tuple(str(item.assets[tiles.asset].get_absolute_href()) for item in tiles.items)
+    step = chunks or max(target.shape)
+    blocks = []
+    for r0 in range(0, target.height, step):
+        line = []
+        for c0 in range(0, target.width, step):
+            part = target[r0 : min(r0 + step, target.height), c0 : min(c0 + step, target.width)]
+            task = dask.delayed(_warp_block, pure=True)(hrefs, part, method)
+            line.append(da.from_delayed(task, part.shape.yx, dtype=np.float32))
+        blocks.append(line)
+    data: Any = da.block(blocks)
+    if chunks is None:
+        data = data.compute()
+    return xr.DataArray(data, coords=xr_coords(target, dims=("y", "x")), dims=("y", "x"))
+
+
+def _warp_block(hrefs: tuple[str, ...], part: GeoBox, method: Resampling) -> npt.NDArray[Any]:
+    from rasterio.warp import Resampling as GdalResampling
+    from rasterio.warp import reproject
+
+    gdal = {"nearest": "nearest", "bilinear": "bilinear"}[method]
+    out = np.full(part.shape.yx, np.nan, dtype=np.float32)
+    for href in hrefs:
+        warped = np.full(part.shape.yx, np.nan, dtype=np.float32)
+        with rasterio.open(href) as src:
+            reproject(
+                rasterio.band(src, 1),
+                warped,
+                src_nodata=src.nodata,
+                dst_transform=part.affine,
+                dst_crs=part.crs.to_wkt(),
+                dst_nodata=np.nan,
+                resampling=GdalResampling[gdal],
+            )
+        out = np.where(np.isnan(out), warped, out)
+    return out
 
 
 def _same_grid(a: GeoBox, b: GeoBox) -> bool:

@@ -28,6 +28,7 @@ from odc.geo.geobox import GeoBox
 from odc.geo.geom import Geometry
 from shapely.geometry.base import BaseGeometry
 
+from s1stac import dateline
 from s1stac.errors import ParameterError
 
 EARTH_RADIUS_M = 6378137.0
@@ -164,7 +165,7 @@ def aligned_grid(geometry: GeometryLike, *, resolution_m: float, crs: str = "EPS
     0.0001796630568239043
     """
     geom = as_geometry(geometry)
-    centroid = geom.to_crs("EPSG:4326").centroid.coords[0]
+    centroid = dateline.centre(geom.to_crs("EPSG:4326").geom).coords[0]
     spec = GridSpec.from_metres(resolution_m, crs, centre=(centroid[0], centroid[1]))
     return spec.geobox(geom)
 

@@ -39,7 +39,7 @@ import xarray as xr
 from odc.geo.geobox import GeoBox
 from pystac.utils import datetime_to_str
 
-from s1stac import __version__
+from s1stac import __version__, dateline
 from s1stac.catalog import StaticCatalog, local_path
 from s1stac.errors import CatalogError
 from s1stac.io import write_cogs
@@ -142,8 +142,11 @@ def is_complete(catalog: StaticCatalog, collection_id: str, item_id: str) -> boo
 
 
 def _footprint(geobox: GeoBox) -> dict[str, Any]:
-    polygon = shapely.geometry.polygon.orient(geobox.footprint(4326, npoints=3).geom, sign=1.0)
-    return dict(shapely.geometry.mapping(polygon))
+    """Lon/lat outline of a grid (split at the antimeridian if it crosses it)."""
+    outline = geobox.footprint(4326, npoints=3).geom
+    if dateline.crosses(outline):
+        outline = geobox.extent.to_crs("EPSG:4326", resolution="auto", wrapdateline=True).geom
+    return dict(shapely.geometry.mapping(dateline.split(outline)))
 
 
 def _band_fields(layer: xr.DataArray, resolution: float) -> dict[str, Any]:
@@ -271,7 +274,7 @@ def _item(
     item = pystac.Item(
         id=item_id,
         geometry=footprint,
-        bbox=[float(v) for v in shapely.geometry.shape(footprint).bounds],
+        bbox=dateline.bbox(shapely.geometry.shape(footprint)),
         datetime=start if instant else None,
         start_datetime=None if instant else start,
         end_datetime=None if instant else end,

@@ -255,6 +255,8 @@ def _simulate_block(
         (rows[0] + node_rows)[:, None].astype(float), node_cols[None, :].astype(float)
     )
     lon, lat = model.to_ground(line, pixel, lattice.reference_height)
+    if np.nanmax(lon) - np.nanmin(lon) > 180.0:  # across the antimeridian: the kernel
+        lon = np.where(lon < 0.0, lon + 360.0, lon)  # interpolates longitudes between nodes
     x, y = _dem_xy(geobox, lon, lat)
     finite = heights[np.isfinite(heights)]
     radar = HeightLattice.build(model, lon, lat, float(finite.min()), float(finite.max()))

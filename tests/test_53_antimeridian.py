@@ -11,8 +11,11 @@ import pathlib
 import re
 import shutil
 
+import numpy as np
 import pystac
 import pytest
+import rasterio
+import rasterio.transform
 import shapely
 
 from s1stac import dateline
@@ -99,13 +102,80 @@ def test_inventory_and_catalog_across_the_antimeridian(
     assert [i.id for i in east_only.items] == [item.id]
 
 
-def test_ard_says_it_does_not_cross_the_antimeridian(
-    grd_dir: pathlib.Path, tmp_path: pathlib.Path, rome_dem: pathlib.Path
+def _hills(path: pathlib.Path, west: float, east: float, lon0: float) -> pathlib.Path:
+    """DEM tile (EPSG:4326, ellipsoidal heights) of hills that move with ``lon0``."""
+    step = 0.0003
+    width, height = int(round((east - west) / step)), int(round(0.3 / step))
+    lon = west + (np.arange(width) + 0.5) * step
+    lat = 41.8 - (np.arange(height) + 0.5) * step
+    rel = (lon - lon0 + 180.0) % 360.0 - 180.0
+    z = 200 + 150 * np.outer(
+        np.cos(2 * np.pi * (lat - 41.65) / 0.04), np.sin(2 * np.pi * rel / 0.05)
+    )
+    profile = {"driver": "GTiff", "width": width, "height": height, "count": 1}
+    with rasterio.open(
+        path, "w", **profile, dtype="float32", crs="EPSG:4326",
+        transform=rasterio.transform.from_origin(west, 41.8, step, step),
+    ) as dst:  # fmt: skip
+        dst.write(z.astype("float32"), 1)
+    return path
+
+
+def test_ard_across_the_antimeridian_equals_the_same_scene_elsewhere(
+    grd_dir: pathlib.Path, tmp_path: pathlib.Path
 ) -> None:
-    copy, _ = _shifted(grd_dir, tmp_path)
-    shutil.copytree(grd_dir / SAFE / "measurement", copy / "measurement", dirs_exist_ok=True)
-    with pytest.raises(ParameterError, match="antimeridian"):
-        process_ard(copy, ArdOptions(), dem=rome_dem)
+    """The real product turned 168 degrees east (28 UTM zones) straddles the 180th meridian.
+
+    Its ARD on UTM zone 1 must be the ARD of the unturned product on zone 33: same grid
+    coordinates, same angles, areas and layover/shadow mask (the DEM tiles on each side of
+    the antimeridian are the unturned DEM moved, warped by GDAL instead of s1stac's bilinear).
+    """
+    from _layouts import rotated_copy
+
+    turned = rotated_copy(grd_dir / SAFE, tmp_path, 168.0)
+    bands = ("local_incidence_angle", "ellipsoid_incidence_angle", "contributing_area", "mask")
+    options = {"crs": "AUTO:42001", "dem_geoid": "none", "extra_bands": bands}
+    here = process_ard(
+        grd_dir / SAFE,
+        ArdOptions(aoi=(11.97, 41.6, 12.07, 41.7), **options),
+        dem=_hills(tmp_path / "dem.tif", 11.8, 12.3, 12.0),
+    )
+    across = process_ard(
+        turned,
+        ArdOptions(aoi=read_aoi("179.97,41.6,-179.93,41.7"), **options),
+        dem=[
+            _hills(tmp_path / "west.tif", 179.8, 180.0, 180.0),
+            _hills(tmp_path / "east.tif", -180.0, -179.7, 180.0),
+        ],
+    )
+    assert here.geobox.crs.epsg == 32633 and across.geobox.crs.epsg == 32601
+    assert here.geobox.shape == across.geobox.shape == (571, 436)
+    assert here.geobox.affine == across.geobox.affine
+    a, b = here.dataset, across.dataset
+    assert np.nanmax(np.abs(a.ellipsoid_incidence_angle - b.ellipsoid_incidence_angle)) < 5e-4
+    local = np.abs(a.local_incidence_angle - b.local_incidence_angle).values
+    assert np.nanmedian(local) < 0.02 and np.nanpercentile(local, 99) < 0.1
+    assert np.isfinite(b.local_incidence_angle).mean() > 0.99
+    area = np.abs(a.contributing_area - b.contributing_area) / a.contributing_area
+    assert np.nanmedian(area) < 1e-3 and np.isfinite(b.contributing_area).mean() > 0.99
+    assert (a.mask.values == b.mask.values).mean() > 0.999
+    with pytest.raises(ParameterError, match="projected CRS"):
+        process_ard(
+            turned, ArdOptions(aoi=read_aoi("179.97,41.6,-179.93,41.7")), dem=tmp_path / "west.tif"
+        )
+
+
+def test_item_footprint_of_a_grid_across_the_antimeridian() -> None:
+    from affine import Affine
+    from odc.geo.geobox import GeoBox
+
+    from s1stac.products import _footprint
+
+    grid = GeoBox((571, 436), Affine(20.0, 0.0, 247480.0, 0.0, -20.0, 4620920.0), "EPSG:32601")
+    footprint = shapely.geometry.shape(_footprint(grid))
+    assert isinstance(footprint, shapely.MultiPolygon) and dateline.is_split(footprint)
+    west, _, east, _ = dateline.bbox(footprint)
+    assert 179.9 < west < 180.0 and -180.0 < east < -179.9
 
 
 def test_aoi_boxes_and_polygons_across_the_antimeridian() -> None:
