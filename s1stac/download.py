@@ -48,6 +48,7 @@ from tqdm import tqdm
 
 from s1stac.catalog import StaticCatalog, local_path
 from s1stac.errors import CatalogError, S1StacError
+from s1stac.esa_safe import PRODUCT_NAME_RE
 
 __all__ = ["DownloadError", "RemoteFile", "download", "plan_download"]
 
@@ -348,9 +349,16 @@ def download(
     with tqdm(total=total, unit="B", unit_scale=True, desc="download", disable=not progress) as bar:
         for item_id, files in todo:
             product = _fetch_product(session, sign, files, workers, bar)
+            # an item named otherwise than its product (".SAFE" suffix...) would stay beside the
+            # local one, which the inventory would even drop as its duplicate: unlist it first
+            renamed = PRODUCT_NAME_RE.match(item_id) is None
+            if renamed:
+                store.remove_item(GRD_COLLECTION, item_id)
             try:
                 inventory([product], catalog=store.root, refine=False)
             except S1StacError as error:
+                if renamed:
+                    store.add_items(GRD_COLLECTION, [known[item_id]])
                 raise DownloadError(
                     f"{item_id}: downloaded to {product} but it cannot be read ({error}); "
                     f"remove {product} and download it again"

@@ -152,6 +152,19 @@ def test_download_fetches_zip_and_safe_products_and_registers_them_locally(
     assert len(server.requests) == before
 
 
+def test_an_item_id_other_than_the_product_name_is_replaced(
+    grd_dir: pathlib.Path, tmp_path: pathlib.Path, server: _Server
+) -> None:
+    store = _remote_catalog(grd_dir, tmp_path, server.url)
+    item = store.get_item("sentinel-1-grd", ZIP).clone()
+    item.id = f"{ZIP}.SAFE"  # as some catalogues name their items
+    store.remove_item("sentinel-1-grd", ZIP)
+    store.add_items("sentinel-1-grd", [item])
+    download(store, [f"{ZIP}.SAFE"], dest=tmp_path / "dl", token=TOKEN)
+    assert ZIP in store.item_ids("sentinel-1-grd")
+    assert f"{ZIP}.SAFE" not in store.item_ids("sentinel-1-grd")  # one item per product
+
+
 def test_interrupted_download_resumes_with_a_range_request(
     grd_dir: pathlib.Path, tmp_path: pathlib.Path, server: _Server
 ) -> None:
