@@ -29,7 +29,7 @@ import datetime as dt
 import logging
 import os
 import pathlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias, get_args
 
@@ -63,6 +63,7 @@ from s1stac.geoid import (
     vertical_reference,
 )
 from s1stac.grid import GeometryLike, as_geometry
+from s1stac.windows import WindowReader, assemble_window
 
 __all__ = ["DemCollection", "DemError", "DemSource", "check_coverage", "load_dem"]
 
@@ -401,19 +402,28 @@ def _warp(tiles: _Tiles, target: GeoBox, chunks: int | None, method: Resampling)
     while GDAL's warper, given each tile on its own, covers every pixel.
     """
     hrefs = tuple(str(item.assets[tiles.asset].get_absolute_href()) for item in tiles.items)
-    step = chunks or max(target.shape)
+    return _by_blocks(
+        target, chunks, lambda part: dask.delayed(_warp_block, pure=True)(hrefs, part, method)
+    )
+
+
+def _by_blocks(grid: GeoBox, chunks: int | None, task: Callable[[GeoBox], Any]) -> xr.DataArray:
+    """Heights on ``grid`` whose ``chunks``-pixel blocks are the delayed ``task(block grid)``.
+
+    ``chunks=None``: one block, computed at once (numpy-backed result).
+    """
+    step = chunks or max(grid.shape)
     blocks = []
-    for r0 in range(0, target.height, step):
+    for r0 in range(0, grid.height, step):
         line = []
-        for c0 in range(0, target.width, step):
-            part = target[r0 : min(r0 + step, target.height), c0 : min(c0 + step, target.width)]
-            task = dask.delayed(_warp_block, pure=True)(hrefs, part, method)
-            line.append(da.from_delayed(task, part.shape.yx, dtype=np.float32))
+        for c0 in range(0, grid.width, step):
+            part = grid[r0 : min(r0 + step, grid.height), c0 : min(c0 + step, grid.width)]
+            line.append(da.from_delayed(task(part), part.shape.yx, dtype=np.float32))
         blocks.append(line)
     data: Any = da.block(blocks)
     if chunks is None:
         data = data.compute()
-    return xr.DataArray(data, coords=xr_coords(target, dims=("y", "x")), dims=("y", "x"))
+    return xr.DataArray(data, coords=xr_coords(grid, dims=("y", "x")), dims=("y", "x"))
 
 
 def _warp_block(hrefs: tuple[str, ...], part: GeoBox, method: Resampling) -> npt.NDArray[Any]:
@@ -450,32 +460,23 @@ def _resample(
     chunks: int | None,
     geoid: pathlib.Path | None,
 ) -> xr.DataArray:
-    """Resample ``native`` onto ``dst`` block by block, adding geoid undulations if given."""
-    step = chunks or max(dst.shape)
-    rows = [(r, min(r + step, dst.height)) for r in range(0, dst.height, step)]
-    cols = [(c, min(c + step, dst.width)) for c in range(0, dst.width, step)]
-    blocks = []
-    for r0, r1 in rows:
-        line = []
-        for c0, c1 in cols:
-            part = dst[r0:r1, c0:c1]
-            win = _window(src, part)
-            offset = (win[0].start, win[1].start)
-            # chunks of the window as separate delayed values: native chunks stay shared tasks
-            # read once (a single delayed of the slice fuses a private read per output block)
-            window = native.data[win]
-            values = (
-                window.to_delayed(optimize_graph=False).tolist()
-                if isinstance(window, da.Array)
-                else [[window]]
-            )
-            task = dask.delayed(_resample_block)(values, src, offset, part, method, geoid)
-            line.append(da.from_delayed(task, (r1 - r0, c1 - c0), dtype=np.float32))
-        blocks.append(line)
-    data: Any = da.block(blocks)
-    if chunks is None:
-        data = data.compute()
-    return xr.DataArray(data, coords=xr_coords(dst, dims=("y", "x")), dims=("y", "x"))
+    """Resample ``native`` onto ``dst`` block by block, adding geoid undulations if given.
+
+    Each block's task gets the native chunks its window overlaps (:class:`WindowReader`):
+    a native chunk is read once, whichever blocks need it.
+    """
+    reader = WindowReader(native.data) if isinstance(native.data, da.Array) else None
+
+    def task(part: GeoBox) -> Any:
+        rows, cols = _window(src, part)
+        parts = None
+        if rows.start < rows.stop and cols.start < cols.stop:
+            whole = [[(slice(None), slice(None))]]
+            parts = reader.parts((rows, cols)) if reader else ([[native.data[rows, cols]]], whole)
+        offset = (rows.start, cols.start)
+        return dask.delayed(_resample_block)(parts, src, offset, part, method, geoid)
+
+    return _by_blocks(dst, chunks, task)
 
 
 def _window(src: GeoBox, part: GeoBox) -> tuple[slice, slice]:
@@ -490,14 +491,14 @@ def _window(src: GeoBox, part: GeoBox) -> tuple[slice, slice]:
 
 
 def _resample_block(
-    parts: list[list[npt.NDArray[Any]]],
+    parts: tuple[Any, Any] | None,
     src: GeoBox,
     offset: tuple[int, int],
     dst: GeoBox,
     method: Resampling,
     geoid: pathlib.Path | None,
 ) -> npt.NDArray[np.float32]:
-    values = np.block(parts) if parts and parts[0] else np.empty((0, 0), dtype=np.float32)
+    values = assemble_window(*parts) if parts is not None else np.empty((0, 0), np.float32)
     if values.size == 0:
         return np.full(dst.shape, np.nan, dtype=np.float32)
     x, y = _centres(dst, src.crs)

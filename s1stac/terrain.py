@@ -48,7 +48,7 @@ from odc.geo.geobox import GeoBox
 from s1stac._terrain_kernels import LAYOVER, SHADOW, flags_kernel, simulate_kernel
 from s1stac.ellipsoid import geodetic_to_ecef
 from s1stac.errors import ParameterError
-from s1stac.geocoding import GeocodingPlan, Layer, WindowReader, assemble_window
+from s1stac.geocoding import GeocodingPlan, Layer
 from s1stac.radar_model import (
     HeightLattice,
     RadarModel,
@@ -57,6 +57,7 @@ from s1stac.radar_model import (
     pixel_centres_lonlat,
 )
 from s1stac.types import FloatArray
+from s1stac.windows import WindowReader, assemble_window
 
 __all__ = [
     "LAYOVER",
