@@ -22,20 +22,26 @@ from tqdm import tqdm
 from s1stac._pipeline_steps import (
     POLARISATIONS,
     by_track,
-    inherited,
-    register,
     series_cube,
     skip,
     span,
     stamp,
     write_metrics,
-    writing,
 )
 from s1stac.aoi import AoiLike, read_aoi
 from s1stac.catalog import StaticCatalog
 from s1stac.errors import CatalogError
 from s1stac.mosaic import mosaic, pair_by_date_window
-from s1stac.products import Layer, grid_properties, item_grid, load_assets, write_product
+from s1stac.products import (
+    Layer,
+    grid_properties,
+    inherited,
+    item_grid,
+    load_assets,
+    register,
+    write_product,
+    writing,
+)
 from s1stac.timeseries import from_db
 from s1stac.timeseries import to_db as convert_to_db
 

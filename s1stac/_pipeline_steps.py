@@ -6,13 +6,11 @@ stacking on the aligned grid), §6 (animation) and §10b (layout).
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import pathlib
-import shutil
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -31,7 +29,15 @@ from s1stac.pictures import (
     write_timescan_quicklook,
     write_timeseries_animation,
 )
-from s1stac.products import is_complete, load_assets, load_series, read_small, write_product
+from s1stac.products import (
+    is_complete,
+    load_assets,
+    load_series,
+    read_small,
+    register,
+    write_product,
+    writing,
+)
 from s1stac.timeseries import common_valid_mask
 
 LOGGER = logging.getLogger(__name__)
@@ -40,18 +46,6 @@ POLARISATIONS = ("VV", "VH", "HH", "HV")
 CO_POL = ("VV", "HH")
 LS_KEYS = ("ls_mask", "layover_shadow", "mask")
 """Asset keys of a layover/shadow mask in ARD items (non-zero: layover and/or shadow)."""
-_INHERITED = (
-    "platform",
-    "constellation",
-    "instruments",
-    "sar:instrument_mode",
-    "sar:frequency_band",
-    "sar:center_frequency",
-    "sar:product_type",
-    "sar:observation_direction",
-    "sat:orbit_state",
-    "sat:relative_orbit",
-)
 
 
 def item_time(item: pystac.Item) -> dt.datetime:
@@ -116,45 +110,12 @@ def pol_keys(item: pystac.Item) -> dict[str, str]:
     return found
 
 
-def inherited(items: Sequence[pystac.Item]) -> dict[str, Any]:
-    """Properties on which all items agree (platform, sar:, sat: fields)."""
-    properties = {}
-    for name in _INHERITED:
-        values = [item.properties.get(name) for item in items]
-        if values and all(v is not None and v == values[0] for v in values):
-            properties[name] = values[0]
-    return properties
-
-
 def skip(catalog: StaticCatalog, collection: str, ids: Sequence[str], overwrite: bool) -> bool:
     """Whether every product is complete and ``overwrite`` is off (logged)."""
     if overwrite or not all(is_complete(catalog, collection, i) for i in ids):
         return False
     LOGGER.info("%s: %s complete, skipped (overwrite=True redoes it)", collection, ", ".join(ids))
     return True
-
-
-@contextlib.contextmanager
-def writing(catalog: StaticCatalog, collection: str, ids: Iterable[str]) -> Iterator[None]:
-    """On any error inside the block, remove the folders of the items that were new."""
-    new = [
-        folder
-        for folder in (catalog.item_path(collection, i).parent for i in ids)
-        if not folder.exists()
-    ]
-    try:
-        yield
-    except BaseException:
-        for folder in new:
-            shutil.rmtree(folder, ignore_errors=True)
-        raise
-
-
-def register(catalog: StaticCatalog, collection: str, items: list[pystac.Item]) -> None:
-    """Register the items of one group at once (atomic) and set their self hrefs."""
-    written = catalog.add_items(collection, items)
-    for item, path in zip(items, written, strict=True):
-        item.set_self_href(str(path))
 
 
 def intersection(grids: Sequence[GeoBox], track: str) -> GeoBox:

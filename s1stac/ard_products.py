@@ -20,7 +20,6 @@ import datetime as dt
 import logging
 import os
 import pathlib
-import shutil
 from collections.abc import Sequence
 from typing import Any, Final, Literal
 
@@ -35,7 +34,15 @@ from s1stac.dem import DemSource
 from s1stac.errors import AcquisitionErrors, CatalogError, ParameterError, S1StacError
 from s1stac.inventory import items_to_geodataframe
 from s1stac.pictures import write_thumbnail
-from s1stac.products import Layer, grid_properties, is_complete, read_small, write_product
+from s1stac.products import (
+    Layer,
+    grid_properties,
+    is_complete,
+    read_small,
+    register,
+    write_product,
+    writing,
+)
 from s1stac.refinement import Acquisition, group_acquisitions
 from s1stac.stac_items import product_path
 
@@ -149,7 +156,6 @@ def _write(
 ) -> pystac.Item:
     """Write the COGs and the thumbnail, then register the item (nothing on failure)."""
     folder = store.item_path(ARD_COLLECTION, item_id).parent
-    existed = folder.exists()
     pol_keys = [p.value.lower() for p in ard.polarisations]
     layers = [
         Layer(
@@ -163,7 +169,7 @@ def _write(
         )
         for key, data in _layers(ard).items()
     ]
-    try:
+    with writing(store, ARD_COLLECTION, [item_id]):
         item = write_product(
             store,
             ARD_COLLECTION,
@@ -188,12 +194,7 @@ def _write(
                 ["thumbnail", "overview"],
             ),
         )
-        written = store.add_items(ARD_COLLECTION, [item])
-        item.set_self_href(str(written[0]))
-    except BaseException:
-        if not existed:
-            shutil.rmtree(folder, ignore_errors=True)
-        raise
+        register(store, ARD_COLLECTION, [item])
     return item
 
 

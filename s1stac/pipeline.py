@@ -41,24 +41,29 @@ from s1stac._pipeline_steps import (
     animation,
     by_track,
     common_extent,
-    inherited,
     intersection,
     item_time,
     load_stacks,
     ls_stack,
     pol_keys,
-    register,
     series_cube,
     skip,
     span,
     stamp,
     write_metrics,
-    writing,
 )
 from s1stac.catalog import StaticCatalog
 from s1stac.demo import DEMO_DATES, DemoResult, run_demo
 from s1stac.errors import CatalogError, ParameterError
-from s1stac.products import Layer, grid_properties, item_grid, write_product
+from s1stac.products import (
+    Layer,
+    grid_properties,
+    inherited,
+    item_grid,
+    register,
+    write_product,
+    writing,
+)
 from s1stac.timescan import metric_range
 from s1stac.timescan import timescan as compute_timescan
 from s1stac.timeseries import multitemporal_speckle_filter, scale_to_int

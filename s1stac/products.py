@@ -22,12 +22,13 @@ STAC best practices (derived_from), https://github.com/radiantearth/stac-spec/bl
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import math
 import pathlib
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -56,12 +57,26 @@ __all__ = [
 LOGGER = logging.getLogger(__name__)
 
 COG_MEDIA_TYPE: Final = "image/tiff; application=geotiff; profile=cloud-optimized"
-_LEVELS: Final = {
+LEVELS: Final = {
     "s1-ard": "L2",
     "s1-timeseries": "L2",
     "s1-timescan": "L3",
     "s1-mosaic": "L3",
 }
+"""``processing:level`` of each derived product collection."""
+INHERITED: Final = (
+    "platform",
+    "constellation",
+    "instruments",
+    "sar:instrument_mode",
+    "sar:frequency_band",
+    "sar:center_frequency",
+    "sar:product_type",
+    "sar:observation_direction",
+    "sat:orbit_state",
+    "sat:relative_orbit",
+)
+"""Properties a product copies from its sources when all of them agree."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +137,17 @@ def grid_properties(
         values = [f"{np.datetime_as_string(np.datetime64(t, 's'), unit='s')}Z" for t in times]  # type: ignore[call-overload]
         dims["t"] = {"type": "temporal", "extent": [values[0], values[-1]], "values": values}
     properties["cube:dimensions"] = dims
+    return properties
+
+
+def inherited(sources: Iterable[Any], names: Iterable[str] = INHERITED) -> dict[str, Any]:
+    """Properties ``names`` on which all ``sources`` (items with ``.properties``) agree."""
+    sources = list(sources)
+    properties = {}
+    for name in names:
+        values = [source.properties.get(name) for source in sources]
+        if values and all(v is not None and v == values[0] for v in values):
+            properties[name] = values[0]
     return properties
 
 
@@ -218,18 +244,17 @@ def write_product(
         item is removed (an item being overwritten is unlisted before its files are
         replaced: a re-run then redoes it).
     """
-    if collection_id not in _LEVELS:
+    if collection_id not in LEVELS:
         raise CatalogError(f"collection {collection_id!r} is not a derived product collection")
     if not layers:
         raise CatalogError(f"product {item_id!r} has no layer to write")
     folder = catalog.item_path(collection_id, item_id).parent
-    existed = folder.exists()
     if item_id in catalog.item_ids(collection_id):
         # overwrite: the old version is unlisted before its files are replaced, so that an
         # interrupted run leaves no item listed over a mix of old and new files
         catalog.remove_item(collection_id, item_id)
         LOGGER.info("%s: %s unlisted, being rewritten", collection_id, item_id)
-    try:
+    with writing(catalog, collection_id, [item_id]):
         paths = write_cogs(
             {folder / layer.filename: layer.data for layer in layers}, scheduler=scheduler
         )
@@ -243,12 +268,31 @@ def write_product(
         if register:
             written = catalog.add_items(collection_id, [item])
             item.set_self_href(str(written[0]))
-    except BaseException:
-        if not existed:
-            shutil.rmtree(folder, ignore_errors=True)
-        raise
     LOGGER.info("%s: %s (%d layer(s))", collection_id, item_id, len(layers))
     return item
+
+
+@contextlib.contextmanager
+def writing(catalog: StaticCatalog, collection: str, ids: Iterable[str]) -> Iterator[None]:
+    """On any error inside the block, remove the folders of the items that were new."""
+    new = [
+        folder
+        for folder in (catalog.item_path(collection, i).parent for i in ids)
+        if not folder.exists()
+    ]
+    try:
+        yield
+    except BaseException:
+        for folder in new:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def register(catalog: StaticCatalog, collection: str, items: list[pystac.Item]) -> None:
+    """Register the items of one group at once (atomic) and set their self hrefs."""
+    written = catalog.add_items(collection, items)
+    for item, path in zip(items, written, strict=True):
+        item.set_self_href(str(path))
 
 
 def _item(
@@ -263,7 +307,7 @@ def _item(
     start, end = time_range
     props = {
         **properties,
-        "processing:level": _LEVELS[collection_id],
+        "processing:level": LEVELS[collection_id],
         "processing:software": {"s1stac": __version__},
         "processing:datetime": datetime_to_str(dt.datetime.now(dt.UTC).replace(microsecond=0)),
     }

@@ -36,6 +36,7 @@ from pystac.utils import datetime_to_str
 
 from s1stac import __version__
 from s1stac.io import write_cogs, write_netcdf
+from s1stac.products import INHERITED, LEVELS, inherited
 from s1stac.stac_items import COLLECTION_EXTENSIONS, extension_urls
 
 from ..context import BANDS, DIMS, ProcessContext, SourceItem, T, X, Y, require_cube
@@ -49,22 +50,7 @@ FORMATS: Final = {"gtiff": "GTiff", "netcdf": "netCDF"}
 """Output formats by lower-case name (openEO format names are case-insensitive)."""
 OUTPUT_COLLECTIONS: Final = ("s1-ard", "s1-timeseries", "s1-timescan", "s1-mosaic")
 """Collections ``save_result`` may write to."""
-_LEVELS: Final = {"s1-ard": "L2", "s1-timeseries": "L2", "s1-timescan": "L3", "s1-mosaic": "L3"}
 _OPTIONS: Final = ("collection", "item_id")
-_INHERITED: Final = (
-    "platform",
-    "constellation",
-    "instruments",
-    "sar:instrument_mode",
-    "sar:frequency_band",
-    "sar:center_frequency",
-    "sar:polarizations",
-    "sar:product_type",
-    "sar:observation_direction",
-    "sat:orbit_state",
-    "sat:relative_orbit",
-)
-"""Properties copied from the source items when all of them agree."""
 _NO_OPTIONS: Final[Mapping[str, Any]] = MappingProxyType({})
 _KEY = re.compile(r"[^A-Za-z0-9._-]+")
 _COG = "image/tiff; application=geotiff; profile=cloud-optimized"
@@ -167,14 +153,8 @@ def _layers(
 
 def _inherited(sources: frozenset[SourceItem], collection: str) -> dict[str, Any]:
     allowed = set(COLLECTION_EXTENSIONS[collection])
-    properties: dict[str, Any] = {}
-    for key in _INHERITED:
-        if ":" in key and key.split(":", 1)[0] not in allowed:
-            continue
-        values = [s.properties.get(key) for s in sources]
-        if values and all(v is not None and v == values[0] for v in values):
-            properties[key] = values[0]
-    return properties
+    names = (*INHERITED, "sar:polarizations")
+    return inherited(sources, [k for k in names if ":" not in k or k.split(":")[0] in allowed])
 
 
 def _grid_fields(cube: xr.DataArray) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -301,7 +281,7 @@ def _item(
     if "cube" in COLLECTION_EXTENSIONS[collection]:
         properties["cube:dimensions"] = dims
     properties |= {
-        "processing:level": _LEVELS[collection],
+        "processing:level": LEVELS[collection],
         "processing:lineage": f"openEO process graph, node {context.node_id!r}",
         "processing:expression": {"format": "openeo", "expression": dict(context.expression)},
         "processing:software": {"s1stac": __version__},
