@@ -46,9 +46,10 @@ import pystac
 import requests
 from tqdm import tqdm
 
-from s1stac.catalog import StaticCatalog, local_path
+from s1stac.catalog import StaticCatalog
 from s1stac.errors import CatalogError, S1StacError
 from s1stac.esa_safe import PRODUCT_NAME_RE
+from s1stac.stac_items import product_path
 
 __all__ = ["DownloadError", "RemoteFile", "download", "plan_download"]
 
@@ -91,13 +92,10 @@ def _http_href(asset: pystac.Asset) -> str | None:
 
 
 def _is_local(item: pystac.Item) -> bool:
-    href = item.get_self_href()
-    base = pathlib.Path(href).parent if href else pathlib.Path.cwd()
-    manifest = item.assets.get("manifest")
-    if manifest is None:
+    try:
+        return product_path(item).exists()
+    except CatalogError:  # remote, or another producer's item
         return False
-    found = local_path(manifest.href, base)
-    return found is not None and found[0].exists()
 
 
 def _remote(asset: pystac.Asset, key: str, item: pystac.Item, target: pathlib.Path) -> RemoteFile:
@@ -342,7 +340,7 @@ def download(
         item = known[item_id]
         if _is_local(item):
             LOGGER.info("%s is local, not downloaded", item_id)
-            products.append(_local_product(item))
+            products.append(product_path(item))
             continue
         todo.append((item_id, plan_download(item, dest)))
     total = sum(f.size or 0 for _, files in todo for f in files) or None
@@ -366,9 +364,3 @@ def download(
             LOGGER.info("%s downloaded to %s", item_id, product)
             products.append(product)
     return products
-
-
-def _local_product(item: pystac.Item) -> pathlib.Path:
-    from s1stac.stac_items import product_path
-
-    return product_path(item)
