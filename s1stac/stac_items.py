@@ -251,7 +251,7 @@ def grd_item(product: Product) -> pystac.Item:
     manifest = product.manifest
     polarisations = [str(pol) for pol in manifest.polarisations]
     start, end = _utc(manifest.start_time), _utc(manifest.stop_time)
-    footprint = dateline.split(manifest.footprint)
+    footprint = manifest.footprint  # split at the antimeridian and oriented by the reader
     annotation = _first_annotation(product)
 
     properties: dict[str, Any] = {
