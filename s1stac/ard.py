@@ -21,7 +21,6 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
-import pyproj
 import rasterio
 import shapely
 import xarray as xr
@@ -334,17 +333,14 @@ def process_ard(
         if area.is_empty:
             raise ParameterError(f"aoi {options.aoi!r} does not intersect the scene footprint")
     across = dateline.is_split(area)
-    projected = options.crs.upper().startswith("AUTO:") or not (
-        pyproj.CRS.from_user_input(options.crs).is_geographic
-    )
-    if across and not projected:
+    looks = radiometry.looks_for_resolution(options.resolution)
+    geobox = aligned_grid(area, resolution_m=options.resolution, crs=options.crs)
+    if across and geobox.crs.geographic:
         raise ParameterError(
             f"crs={options.crs!r}: {opened[0].name} crosses the antimeridian (180th meridian), "
             "where a longitude/latitude grid breaks in two; give a projected CRS "
             "(--crs AUTO:42001 for the UTM zone, or EPSG:326xx / EPSG:327xx)"
         )
-    looks = radiometry.looks_for_resolution(options.resolution)
-    geobox = aligned_grid(area, resolution_m=options.resolution, crs=options.crs)
     chunk = options.chunk_size
     heights = load_dem(dem, geobox, geoid=options.dem_geoid, footprint=area, chunks=chunk)
     # heights on the output grid stand in for the native DEM where no lon/lat window exists
