@@ -191,9 +191,11 @@ def load_dem(
     if model is not None:
         geoid_file = pathlib.Path(geoid_grid) if geoid_grid else find_geoid_grid(model)
     tiles = _Tiles(tuple(hits), tiles.asset, tiles.name, tiles.vertical)
+    if geoid_file is not None:
+        read_geoid_grid(geoid_file)  # fail early on an unreadable grid
     if across:
-        # no native lon/lat window spans the 180th meridian: the tiles are warped (GDAL,
-        # through odc-stac) straight onto the requested grid, which must be projected
+        # no native lon/lat window spans the 180th meridian: each tile is warped by GDAL
+        # straight onto the requested grid, which must be projected
         if target is None or target.crs is None or target.crs.geographic:
             raise DemError(
                 f"the area crosses the antimeridian: DEM {tiles.name} can only be resampled onto "
@@ -201,21 +203,14 @@ def load_dem(
             )
         heights = _warp(tiles, target, chunks, resampling)
         if geoid_file is not None:
-            read_geoid_grid(geoid_file)
             heights = _add_undulation(heights, geoid_file)
-        return (
-            heights.astype(np.float32)
-            .rename("height")
-            .assign_attrs(units="m", long_name="height above the WGS84 ellipsoid")
-        )
-    native = _native_geobox(tiles, area, margin if target is None else max(margin, 1))
-    heights = _load(tiles, native, chunks)
-    if geoid_file is not None:
-        read_geoid_grid(geoid_file)  # fail early on an unreadable grid
-    if target is not None and not _same_grid(native, target):
-        heights = _resample(heights, native, target, resampling, chunks, geoid_file)
-    elif geoid_file is not None:
-        heights = _add_undulation(heights, geoid_file)
+    else:
+        native = _native_geobox(tiles, area, margin if target is None else max(margin, 1))
+        heights = _load(tiles, native, chunks)
+        if target is not None and not _same_grid(native, target):
+            heights = _resample(heights, native, target, resampling, chunks, geoid_file)
+        elif geoid_file is not None:
+            heights = _add_undulation(heights, geoid_file)
     return (
         heights.astype(np.float32)
         .rename("height")
@@ -376,14 +371,12 @@ def _coverage(tiles: _Tiles, footprint: Geometry, min_fraction: float) -> float:
     return fraction
 
 
-def _load(
-    tiles: _Tiles, geobox: GeoBox, chunks: int | None, resampling: str = "nearest"
-) -> xr.DataArray:
+def _load(tiles: _Tiles, geobox: GeoBox, chunks: int | None) -> xr.DataArray:
     data = odc.stac.load(
         list(tiles.items),
         bands=[tiles.asset],
         geobox=geobox,
-        resampling=resampling,
+        resampling="nearest",
         groupby=lambda *_: 0,
         dtype="float32",
         chunks={"x": chunks, "y": chunks} if chunks else None,
