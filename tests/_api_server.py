@@ -17,13 +17,11 @@ import pystac
 import rasterio
 import rasterio.warp
 import requests
-import shapely
-import shapely.geometry
+from _ard_like import utm_ard_item
 from affine import Affine
 
 from s1stac.api import add_user
 from s1stac.catalog import StaticCatalog
-from s1stac.stac_items import extension_urls
 
 BASE = Affine(10.0, 0.0, 400000.0, 0.0, -10.0, 4600000.0)
 """Grid of the first item (EPSG:32633, 10 m)."""
@@ -93,27 +91,9 @@ def make_stack(root: pathlib.Path, *, items: int = 4, seed: int = 95) -> Stack:
                     "file:size": path.stat().st_size,
                 },
             )
-        lonlat = rasterio.warp.transform_bounds("EPSG:32633", "EPSG:4326", *bounds)
-        bboxes.append(list(lonlat))
-        item = pystac.Item(
-            id=item_id,
-            geometry=shapely.geometry.mapping(shapely.box(*lonlat)),
-            bbox=list(lonlat),
-            datetime=DATES[index % len(DATES)] + dt.timedelta(days=36 * (index // len(DATES))),
-            properties={
-                "platform": "sentinel-1b",
-                "sar:instrument_mode": "IW",
-                "sar:polarizations": ["VV", "VH"],
-                "sat:orbit_state": "descending",
-                "sat:relative_orbit": 117,
-                "proj:code": "EPSG:32633",
-                "proj:shape": list(SHAPE),
-                "proj:transform": list(transform)[:6],
-            },
-        )
-        for key, asset in assets.items():
-            item.add_asset(key, asset)
-        item.stac_extensions = extension_urls(item.to_dict(include_self_link=False), "s1-ard")
+        when = DATES[index % len(DATES)] + dt.timedelta(days=36 * (index // len(DATES)))
+        item = utm_ard_item(item_id, bounds, transform, SHAPE, when, assets)
+        bboxes.append(item.bbox)
         stac_items.append(item)
     catalog.add_items("s1-ard", stac_items)
     for name, password in USERS.items():

@@ -138,3 +138,37 @@ def truth_class_db(truth_dir: pathlib.Path, days: list[str], pol: str) -> dict[s
         ]
         out[name] = float(10 * np.log10(np.mean(linear)))
     return out
+
+
+def utm_ard_item(
+    item_id: str,
+    bounds: Any,
+    transform: Affine,
+    shape: tuple[int, int],
+    when: Any,
+    assets: dict[str, pystac.Asset],
+) -> pystac.Item:
+    """Build an ``s1-ard`` item of one descending track-117 acquisition on a UTM 33N grid."""
+    import rasterio.warp
+
+    lonlat = rasterio.warp.transform_bounds("EPSG:32633", "EPSG:4326", *bounds)
+    item = pystac.Item(
+        id=item_id,
+        geometry=shapely.geometry.mapping(shapely.geometry.box(*lonlat)),
+        bbox=list(lonlat),
+        datetime=when,
+        properties={
+            "platform": "sentinel-1b",
+            "sar:instrument_mode": "IW",
+            "sar:polarizations": ["VV", "VH"],
+            "sat:orbit_state": "descending",
+            "sat:relative_orbit": 117,
+            "proj:code": "EPSG:32633",
+            "proj:shape": list(shape),
+            "proj:transform": list(transform)[:6],
+        },
+    )
+    for key, asset in assets.items():
+        item.add_asset(key, asset)
+    item.stac_extensions = extension_urls(item.to_dict(include_self_link=False), "s1-ard")
+    return item

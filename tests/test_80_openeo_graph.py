@@ -22,6 +22,7 @@ import rasterio.warp
 import shapely
 import shapely.geometry
 import xarray as xr
+from _ard_like import utm_ard_item
 from affine import Affine
 
 from s1stac.catalog import COLLECTIONS, StaticCatalog
@@ -124,26 +125,7 @@ def make_stack(root: pathlib.Path) -> Stack:
                     "file:size": path.stat().st_size,
                 },
             )
-        lonlat = rasterio.warp.transform_bounds("EPSG:32633", "EPSG:4326", *bounds)
-        item = pystac.Item(
-            id=item_id,
-            geometry=shapely.geometry.mapping(shapely.box(*lonlat)),
-            bbox=list(lonlat),
-            datetime=_acquisition(index),
-            properties={
-                "platform": "sentinel-1b",
-                "sar:instrument_mode": "IW",
-                "sar:polarizations": ["VV", "VH"],
-                "sat:orbit_state": "descending",
-                "sat:relative_orbit": 117,
-                "proj:code": "EPSG:32633",
-                "proj:shape": list(SHAPE),
-                "proj:transform": list(transform)[:6],
-            },
-        )
-        for key, asset in assets.items():
-            item.add_asset(key, asset)
-        item.stac_extensions = extension_urls(item.to_dict(include_self_link=False), "s1-ard")
+        item = utm_ard_item(item_id, bounds, transform, SHAPE, _acquisition(index), assets)
         items.append(item)
     files = catalog.add_items("s1-ard", items)
     times = [np.datetime64(_acquisition(i).replace(tzinfo=None), "ns") for i in range(4)]
