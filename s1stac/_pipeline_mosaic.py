@@ -29,7 +29,7 @@ from s1stac._pipeline_steps import (
     write_metrics,
 )
 from s1stac.aoi import AoiLike, read_aoi
-from s1stac.catalog import StaticCatalog
+from s1stac.catalog import StaticCatalog, as_catalog
 from s1stac.errors import CatalogError
 from s1stac.mosaic import mosaic, pair_by_date_window
 from s1stac.products import (
@@ -48,10 +48,6 @@ from s1stac.timeseries import to_db as convert_to_db
 __all__ = ["mosaic_products", "mosaic_timeseries_products"]
 
 LOGGER = logging.getLogger(__name__)
-
-
-def _catalog(catalog: str | os.PathLike[str] | StaticCatalog) -> StaticCatalog:
-    return catalog if isinstance(catalog, StaticCatalog) else StaticCatalog(catalog)
 
 
 def _aoi_suffix(aoi: AoiLike | None) -> str:
@@ -100,7 +96,7 @@ def mosaic_products(
         One item: a COG per layer common to all timescans (``01.bs.VV.avg.tif``...), and the
         RGB quick-look.
     """
-    store = _catalog(catalog)
+    store = as_catalog(catalog)
     items = sorted(store.items("s1-timescan"), key=lambda i: i.id)
     if not items:
         raise CatalogError("collection s1-timescan has no items: run timescan_products first")
@@ -194,7 +190,7 @@ def mosaic_timeseries_products(
         (``01.210309-210310.bs.VV.tif``; asset ``vv_20210309T051946`` keyed by the group's
         first acquisition, with ``start_datetime`` / ``end_datetime``).
     """
-    store = _catalog(catalog)
+    store = as_catalog(catalog)
     tracks = by_track(store.items("s1-timeseries"), None, "s1-timeseries")
     if not tracks:
         raise CatalogError("collection s1-timeseries has no items: run timeseries first")

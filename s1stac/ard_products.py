@@ -29,7 +29,7 @@ import xarray as xr
 from tqdm import tqdm
 
 from s1stac.ard import ArdOptions, ArdProduct, ExtraBand, ProductType, SpeckleMethod, process_ard
-from s1stac.catalog import StaticCatalog
+from s1stac.catalog import StaticCatalog, as_catalog
 from s1stac.dem import DemSource
 from s1stac.errors import AcquisitionErrors, CatalogError, ParameterError, S1StacError
 from s1stac.inventory import items_to_geodataframe
@@ -55,10 +55,6 @@ GRD_COLLECTION: Final = "sentinel-1-grd"
 _MASK_KEY: Final = "ls_mask"
 _SAR_CENTER_FREQUENCY: Final = 5.405
 _COPIED: Final = ("platform", "constellation", "instruments", "sar:instrument_mode")
-
-
-def _catalog(catalog: str | os.PathLike[str] | StaticCatalog) -> StaticCatalog:
-    return catalog if isinstance(catalog, StaticCatalog) else StaticCatalog(catalog)
 
 
 def _product_name(value: str | os.PathLike[str]) -> str:
@@ -285,7 +281,7 @@ def ard_products(
         speckle_filter=speckle_filter,
         extra_bands=bands,
     )
-    store = _catalog(catalog)
+    store = as_catalog(catalog)
     grd = select_grd_items(list(store.items(GRD_COLLECTION)), items)
     if not grd:
         raise ParameterError(

@@ -44,7 +44,7 @@ from .validation import find_schemas_dir, validate_dict
 if TYPE_CHECKING:
     import xarray as xr
 
-__all__ = ["COLLECTIONS", "StaticCatalog", "load_collection"]
+__all__ = ["COLLECTIONS", "StaticCatalog", "as_catalog", "load_collection"]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -465,6 +465,11 @@ class StaticCatalog:
                 + "; ".join(problems[:20])
             )
         return count
+
+
+def as_catalog(catalog: str | os.PathLike[str] | StaticCatalog) -> StaticCatalog:
+    """Return the catalog itself, or the one at a folder (its skeleton created if needed)."""
+    return catalog if isinstance(catalog, StaticCatalog) else StaticCatalog(catalog)
 
 
 def load_collection(

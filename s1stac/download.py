@@ -46,7 +46,7 @@ import pystac
 import requests
 from tqdm import tqdm
 
-from s1stac.catalog import StaticCatalog
+from s1stac.catalog import StaticCatalog, as_catalog
 from s1stac.errors import CatalogError, S1StacError
 from s1stac.esa_safe import PRODUCT_NAME_RE
 from s1stac.stac_items import product_path
@@ -324,7 +324,7 @@ def download(
     """
     from s1stac.inventory import inventory
 
-    store = catalog if isinstance(catalog, StaticCatalog) else StaticCatalog(catalog)
+    store = as_catalog(catalog)
     known = {item.id: item for item in store.items(GRD_COLLECTION)}
     wanted = list(items) if items is not None else list(known)
     missing = [i for i in wanted if i not in known]

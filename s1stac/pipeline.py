@@ -52,7 +52,7 @@ from s1stac._pipeline_steps import (
     stamp,
     write_metrics,
 )
-from s1stac.catalog import StaticCatalog
+from s1stac.catalog import StaticCatalog, as_catalog
 from s1stac.demo import DEMO_DATES, DemoResult, run_demo
 from s1stac.errors import CatalogError, ParameterError
 from s1stac.products import (
@@ -83,10 +83,6 @@ __all__ = [
 
 MtFilter = Literal["boxcar", "refined_lee"]
 OutputDtype = Literal["float32", "uint8", "uint16"]
-
-
-def _catalog(catalog: str | os.PathLike[str] | StaticCatalog) -> StaticCatalog:
-    return catalog if isinstance(catalog, StaticCatalog) else StaticCatalog(catalog)
 
 
 @dataclass(frozen=True)
@@ -153,7 +149,7 @@ def timeseries(
         raise ParameterError(
             f"mt_speckle_filter={mt_speckle_filter!r}: choose 'boxcar', 'refined_lee' or None"
         )
-    store = _catalog(catalog)
+    store = as_catalog(catalog)
     options = _SeriesOptions(mt_speckle_filter, to_db, dtype, ls_mask, scheduler)
     wanted = None if polarisations is None else [p.upper() for p in polarisations]
     groups = by_track(store.items("s1-ard"), None if track is None else str(track), "s1-ard")
@@ -306,7 +302,7 @@ def timescan_products(
     """
     if dtype not in ("float32", "uint8", "uint16"):
         raise ParameterError(f"dtype={dtype!r}: choose 'float32', 'uint8' or 'uint16'")
-    store = _catalog(catalog)
+    store = as_catalog(catalog)
     groups = by_track(
         store.items("s1-timeseries"), None if track is None else str(track), "s1-timeseries"
     )
