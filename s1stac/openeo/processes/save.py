@@ -36,7 +36,7 @@ from pystac.utils import datetime_to_str
 
 from s1stac import __version__
 from s1stac.io import write_cogs, write_netcdf
-from s1stac.products import INHERITED, LEVELS, inherited
+from s1stac.products import INHERITED, LEVELS, grid_properties, inherited
 from s1stac.stac_items import COLLECTION_EXTENSIONS, extension_urls
 
 from ..context import BANDS, DIMS, ProcessContext, SourceItem, T, X, Y, require_cube
@@ -159,40 +159,13 @@ def _inherited(sources: frozenset[SourceItem], collection: str) -> dict[str, Any
 
 def _grid_fields(cube: xr.DataArray) -> tuple[dict[str, Any], dict[str, Any]]:
     """(proj:* fields, cube:dimensions) of the cube's grid."""
-    geobox = cube.odc.geobox
-    epsg = geobox.crs.epsg
-    left, bottom, right, top = geobox.boundingbox
-    proj = {
-        "proj:code": f"EPSG:{epsg}" if epsg else None,
-        "proj:shape": [geobox.height, geobox.width],
-        "proj:transform": list(geobox.affine)[:6],
-        "proj:bbox": [left, bottom, right, top],
-    }
-    if epsg is None:
-        proj["proj:wkt2"] = geobox.crs.to_wkt()
-    reference = epsg if epsg else geobox.crs.to_wkt()
-    dims: dict[str, Any] = {
-        X: {
-            "type": "spatial",
-            "axis": "x",
-            "extent": [left, right],
-            "step": geobox.affine.a,
-            "reference_system": reference,
-        },
-        Y: {
-            "type": "spatial",
-            "axis": "y",
-            "extent": [bottom, top],
-            "step": geobox.affine.e,
-            "reference_system": reference,
-        },
-    }
-    if BANDS in cube.dims:
-        dims[BANDS] = {"type": "bands", "values": [str(b) for b in cube[BANDS].values]}
-    if T in cube.dims:
-        values = [str(np.datetime_as_string(v, unit="s")) + "Z" for v in cube[T].values]
-        dims[T] = {"type": "temporal", "extent": [values[0], values[-1]], "values": values}
-    return proj, dims
+    properties = grid_properties(
+        cube.odc.geobox,
+        bands=[str(b) for b in cube[BANDS].values] if BANDS in cube.dims else None,
+        times=list(cube[T].values) if T in cube.dims else None,
+    )
+    dims = properties.pop("cube:dimensions")
+    return properties, dims
 
 
 def _band_fields(cube: xr.DataArray) -> dict[str, Any]:
