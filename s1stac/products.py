@@ -39,6 +39,7 @@ import shapely.geometry
 import xarray as xr
 from odc.geo.geobox import GeoBox
 from pystac.utils import datetime_to_str
+from shapely.geometry.base import BaseGeometry
 
 from s1stac import __version__, dateline
 from s1stac.catalog import StaticCatalog, local_path
@@ -167,12 +168,12 @@ def is_complete(catalog: StaticCatalog, collection_id: str, item_id: str) -> boo
     return True
 
 
-def _footprint(geobox: GeoBox) -> dict[str, Any]:
-    """Lon/lat outline of a grid (split at the antimeridian if it crosses it)."""
+def grid_footprint(geobox: GeoBox) -> BaseGeometry:
+    """Lon/lat outline of a grid for its STAC item (split at the antimeridian if it crosses it)."""
     outline = geobox.footprint(4326, npoints=3).geom
     if dateline.crosses(outline):
         outline = geobox.extent.to_crs("EPSG:4326", resolution="auto", wrapdateline=True).geom
-    return dict(shapely.geometry.mapping(dateline.split(outline)))
+    return dateline.split(outline)
 
 
 def _band_fields(layer: xr.DataArray, resolution: float) -> dict[str, Any]:
@@ -313,12 +314,12 @@ def _item(
     }
     if "cube" not in COLLECTION_EXTENSIONS[collection_id]:
         props.pop("cube:dimensions", None)
-    footprint = _footprint(geobox)
+    footprint = grid_footprint(geobox)
     instant = start == end
     item = pystac.Item(
         id=item_id,
-        geometry=footprint,
-        bbox=dateline.bbox(shapely.geometry.shape(footprint)),
+        geometry=dict(shapely.geometry.mapping(footprint)),
+        bbox=dateline.bbox(footprint),
         datetime=start if instant else None,
         start_datetime=None if instant else start,
         end_datetime=None if instant else end,

@@ -169,10 +169,10 @@ def test_item_footprint_of_a_grid_across_the_antimeridian() -> None:
     from affine import Affine
     from odc.geo.geobox import GeoBox
 
-    from s1stac.products import _footprint
+    from s1stac.products import grid_footprint
 
     grid = GeoBox((571, 436), Affine(20.0, 0.0, 247480.0, 0.0, -20.0, 4620920.0), "EPSG:32601")
-    footprint = shapely.geometry.shape(_footprint(grid))
+    footprint = grid_footprint(grid)
     assert isinstance(footprint, shapely.MultiPolygon) and dateline.is_split(footprint)
     west, _, east, _ = dateline.bbox(footprint)
     assert 179.9 < west < 180.0 and -180.0 < east < -179.9

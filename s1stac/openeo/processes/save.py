@@ -34,9 +34,9 @@ import shapely.geometry
 import xarray as xr
 from pystac.utils import datetime_to_str
 
-from s1stac import __version__
+from s1stac import __version__, dateline
 from s1stac.io import write_cogs, write_netcdf
-from s1stac.products import INHERITED, LEVELS, grid_properties, inherited
+from s1stac.products import INHERITED, LEVELS, grid_footprint, grid_properties, inherited
 from s1stac.stac_items import COLLECTION_EXTENSIONS, extension_urls
 
 from ..context import BANDS, DIMS, ProcessContext, SourceItem, T, X, Y, require_cube
@@ -245,9 +245,7 @@ def _item(
     assets: Mapping[str, pystac.Asset],
     context: ProcessContext,
 ) -> pystac.Item:
-    footprint = shapely.geometry.polygon.orient(
-        cube.odc.geobox.footprint(4326, npoints=3).geom, sign=1.0
-    )
+    footprint = grid_footprint(cube.odc.geobox)
     start, end = time_range
     proj, dims = _grid_fields(cube)
     properties = _inherited(context.sources, collection) | proj
@@ -264,7 +262,7 @@ def _item(
     item = pystac.Item(
         id=item_id,
         geometry=shapely.geometry.mapping(footprint),
-        bbox=[float(v) for v in footprint.bounds],
+        bbox=dateline.bbox(footprint),
         datetime=start if instant else None,
         start_datetime=None if instant else start,
         end_datetime=None if instant else end,
