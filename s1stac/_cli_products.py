@@ -14,12 +14,9 @@ from typing import Annotated, Any
 import pystac
 import typer
 
+from s1stac._cli_options import CatalogOption, fail
 from s1stac.errors import S1StacError
 
-CatalogOption = Annotated[
-    pathlib.Path,
-    typer.Option("--catalog", "-c", help="Root folder of the static STAC catalog."),
-]
 TrackOption = Annotated[
     int | None, typer.Option("--track", help="Relative orbit to process (default: every track).")
 ]
@@ -36,7 +33,7 @@ AoiOption = Annotated[
 ]
 
 
-def _run(fail: Callable[[Exception], typer.Exit], job: Callable[[], Iterable[pystac.Item]]) -> None:
+def _run(job: Callable[[], Iterable[pystac.Item]]) -> None:
     try:
         items = list(job())
     except S1StacError as error:
@@ -45,8 +42,8 @@ def _run(fail: Callable[[Exception], typer.Exit], job: Callable[[], Iterable[pys
         typer.echo(f"{item.collection_id}/{item.id}: {item.get_self_href()}")
 
 
-def register(app: typer.Typer, fail: Callable[[Exception], typer.Exit]) -> None:
-    """Add the three commands to ``app`` (``fail`` turns an s1stac error into an exit)."""
+def register(app: typer.Typer) -> None:
+    """Add the three commands to ``app``."""
 
     @app.command()
     def timeseries(
@@ -91,7 +88,7 @@ def register(app: typer.Typer, fail: Callable[[Exception], typer.Exit]) -> None:
                 progress=True,
             )
 
-        _run(fail, job)
+        _run(job)
 
     @app.command()
     def timescan(
@@ -142,7 +139,7 @@ def register(app: typer.Typer, fail: Callable[[Exception], typer.Exit]) -> None:
                 **options,
             )
 
-        _run(fail, job)
+        _run(job)
 
     @app.command()
     def mosaic(
@@ -191,4 +188,4 @@ def register(app: typer.Typer, fail: Callable[[Exception], typer.Exit]) -> None:
                 return mosaic_timeseries_products(catalog, window_days=window_days, **options)
             return mosaic_products(catalog, **options)
 
-        _run(fail, job)
+        _run(job)

@@ -12,6 +12,8 @@ from typing import Annotated
 import typer
 
 from s1stac import __version__
+from s1stac._cli_options import CatalogOption
+from s1stac._cli_options import fail as _fail
 from s1stac.errors import S1StacError
 
 app = typer.Typer(
@@ -29,17 +31,6 @@ user_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(user_app, name="user")
-
-CatalogOption = Annotated[
-    pathlib.Path,
-    typer.Option("--catalog", "-c", help="Root folder of the static STAC catalog."),
-]
-
-
-def _fail(error: Exception) -> typer.Exit:
-    """Print an s1stac error as one clear line and return the exit to raise."""
-    typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
-    return typer.Exit(code=2)
 
 
 @app.callback()
@@ -226,7 +217,7 @@ def ard(
 def _register_product_commands() -> None:
     from s1stac._cli_products import register
 
-    register(app, _fail)
+    register(app)
 
 
 _register_product_commands()  # timeseries, timescan, mosaic: listed after ard
